@@ -1,0 +1,243 @@
+"""The one hot path: promote -> forward -> wrap -> record a Node (only when needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _backend
+from ._dtype import DEFAULTS, FROM_NUMPY, result_type, scalar_dtype
+from ._tensor import Tensor, wrap
+from .autograd import anomaly_mode
+from .autograd.grad_mode import STATE
+
+xp = _backend.numpy_namespace
+
+# Promotion kinds an op declares (see ops/_registry.defop).
+NONE = 0  # the forward decides the result dtype (inputs used as they are)
+PROMOTE = 1  # all inputs are brought to the common dtype (add, mul, where, ...)
+FLOAT = 2  # like PROMOTE, then integers and bool become the default float (div, exp, ...)
+COMPARE = 3  # inputs promoted, the result is bool (eq, lt, ...)
+
+_ndarray = np.ndarray
+_asarray = np.asarray
+
+
+def common_dtype(inputs: tuple) -> Any:
+    """PyTorch's result type of tensors (with dims, 0-d) and Python numbers."""
+    dimensioned = zero_dim = scalar = None
+    for value in inputs:
+        if isinstance(value, Tensor):
+            dtype = FROM_NUMPY[value._data.dtype]
+            if value._data.ndim:
+                dimensioned = dtype if dimensioned is None else _promote(dimensioned, dtype)
+            else:
+                zero_dim = dtype if zero_dim is None else _promote(zero_dim, dtype)
+        elif value is not None:
+            dtype = scalar_dtype(value)
+            scalar = dtype if scalar is None else _promote(scalar, dtype)
+    return result_type(dimensioned, zero_dim, scalar)
+
+
+def _promote(a: Any, b: Any) -> Any:
+    from ._dtype import promote_types
+
+    return promote_types(a, b)
+
+
+def _type_error(op: Any, index: int, value: Any) -> TypeError:
+    name = op.input_names[index] if index < len(op.input_names) else "input"
+    return TypeError(f"{op.name}(): argument '{name}' (position {index + 1}) must be Tensor, "
+                     f"not {type(value).__name__}")
+
+
+def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
+    """Run ``op`` on ``inputs`` (tensors, or numbers where the op promotes) and ``params``."""
+    promotion = op.promotion
+    requires_grad = False
+    if promotion:
+        target = None
+        first = inputs[0]
+        # Fast path: every input a tensor of one dtype (or a number that keeps that dtype).
+        if type(first) is Tensor or isinstance(first, Tensor):
+            first_dtype = first._data.dtype
+            target = first_dtype
+            for value in inputs:
+                if isinstance(value, Tensor):
+                    if value._data.dtype != first_dtype:
+                        target = None
+                        break
+                elif value is not None and not (
+                        type(value) is float and first_dtype.kind in "fc"
+                        or type(value) is int and first_dtype.kind in "iufc"):
+                    target = None
+                    break
+        if target is None:
+            target = common_dtype(inputs).numpy
+        if promotion == FLOAT and target.kind not in "fc":
+            target = DEFAULTS.value.numpy
+        arrays = []
+        for value in inputs:
+            if isinstance(value, Tensor):
+                array = value._data
+                if array.dtype != target:
+                    array = array.astype(target)
+                if value._requires_grad:
+                    requires_grad = True
+                arrays.append(array)
+            elif value is None or type(value) in (int, float, bool, complex):
+                arrays.append(value)
+            elif isinstance(value, np.generic):
+                arrays.append(value.item())
+            else:
+                raise _type_error(op, len(arrays), value)
+    else:
+        target = None
+        arrays = []
+        for value in inputs:
+            if isinstance(value, Tensor):
+                if value._requires_grad:
+                    requires_grad = True
+                arrays.append(value._data)
+            elif value is None:
+                arrays.append(None)
+            else:
+                raise _type_error(op, len(arrays), value)
+
+    if op.array_params:
+        forward_params = tuple(p._data if isinstance(p, Tensor) else p for p in params)
+    else:
+        forward_params = params
+    output = op.forward(xp, *arrays, *forward_params)
+
+    if op.num_outputs == 1:
+        if type(output) is not _ndarray:
+            output = _asarray(output)
+        if target is not None and promotion != COMPARE and output.dtype != target:
+            output = output.astype(target)
+        result = wrap(output)
+        if op.is_view:
+            base = inputs[0]
+            result._base = base._base if base._base is not None else base
+            result._version_counter = base.version_counter()
+        if requires_grad and STATE.enabled and op.node_class is not None:
+            record(op, inputs, params, (result,))
+        return result
+    results = tuple(wrap(o if type(o) is _ndarray else _asarray(o)) for o in output)
+    if requires_grad and STATE.enabled and op.node_class is not None:
+        record(op, inputs, params, results)
+    return op.wrap_outputs(results) if op.wrap_outputs is not None else results
+
+
+def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
+    """Make the op's Node: edges to the inputs' nodes, saved values, outputs' grad_fn."""
+    node = op.node_class()
+    edges = []
+    metas = []
+    mask = 0
+    bit = 1
+    for value in inputs:
+        if isinstance(value, Tensor) and value._requires_grad:
+            function = value.grad_fn
+            if function is None:
+                function = value._accumulator or value.grad_accumulator()
+                edges.append((function, 0))
+            else:
+                edges.append((function, value._output_nr))
+            metas.append((value._data.shape, value._data.dtype))
+            mask |= bit
+        else:
+            edges.append((None, 0))
+            metas.append(None)
+        bit <<= 1
+    node._edges = tuple(edges)
+    node._input_meta = tuple(metas)
+    node._params = params
+    plan = op.save_plans.get(mask)
+    if plan is None:
+        plan = op.save_plan(mask)
+    saved_inputs, save_result = plan
+    if saved_inputs:
+        saved = [None] * len(inputs)
+        versions: list = [None] * len(inputs)
+        for index in saved_inputs:
+            value = inputs[index]
+            saved[index] = value  # numbers are saved as they are; tensors with their version
+            if isinstance(value, Tensor):
+                versions[index] = value.version_counter()[0]
+        node._saved = saved
+        node._saved_versions = versions
+    differentiable = op.differentiable_outputs
+    if save_result:
+        node._saved_result = tuple(result._data for result in results)
+    if len(results) > 1:
+        node._output_meta = tuple((r._data.shape, r._data.dtype) for r in results)
+    for index, result in enumerate(results):
+        if differentiable is None or index in differentiable:
+            result.grad_fn = node
+            result._output_nr = index
+            result._requires_grad = True
+    if anomaly_mode.STATE.enabled:
+        node._trace = anomaly_mode.creation_trace()
+
+
+def dispatch_inplace(op: Any, target: Tensor, inputs: tuple, params: tuple) -> Tensor:
+    """Run ``op`` out of place, write the result into ``target`` and move its history there."""
+    check_inplace(target)
+    result = dispatch(op, inputs, params)
+    if isinstance(result, tuple):
+        result = result[0]
+    write_inplace(target, result, op.name)
+    return target
+
+
+def check_inplace(target: Tensor) -> None:
+    """PyTorch refuses in-place writes to leaves that require grad (and their views)."""
+    if not STATE.enabled:
+        return
+    if target._requires_grad and target.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    base = target._base
+    if base is not None and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+
+
+def write_inplace(target: Tensor, result: Tensor, name: str) -> None:
+    """Copy ``result`` into ``target``'s storage and give ``target`` the result's history."""
+    array = target._data
+    source = result._data
+    if source.dtype != array.dtype and not np.can_cast(source.dtype, array.dtype, "same_kind"):
+        raise RuntimeError(f"result type {FROM_NUMPY[source.dtype].name.capitalize()} can't be "
+                           f"cast to the desired output type "
+                           f"{FROM_NUMPY[array.dtype].name.capitalize()}")
+    if source.shape != array.shape:
+        if np.broadcast_shapes(source.shape, array.shape) != array.shape:
+            raise RuntimeError(f"output with shape {list(array.shape)} doesn't match the "
+                               f"broadcast shape {list(source.shape)}")
+    node = result.grad_fn
+    if node is not None:
+        saved = node._saved
+        if saved and any(value is target for value in saved):
+            # The rule needs the old value of the tensor we are about to overwrite.
+            original = wrap(array.copy())
+            original.grad_fn = target.grad_fn
+            original._output_nr = target._output_nr
+            original._requires_grad = target._requires_grad
+            original._accumulator = target._accumulator
+            node._saved = [original if value is target else value for value in saved]
+    if target._base is not None and node is not None:
+        from .ops.indexing import rebase_view_history
+
+        array[...] = source
+        target._bump_version()
+        rebase_view_history(target, result)
+        return
+    array[...] = source
+    target._bump_version()
+    if node is not None:
+        target.grad_fn = node
+        target._output_nr = result._output_nr
+        target._requires_grad = True

@@ -1,0 +1,227 @@
+"""Backward execution: a dependency-counted, newest-first walk of the graph (no recursion)."""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING, Sequence
+
+from .grad_mode import STATE
+from .graph import AccumulateGrad, Node, accumulate_into
+
+if TYPE_CHECKING:
+    from .._tensor import Tensor
+
+Edge = tuple  # (Node, output_nr)
+
+
+def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
+    """Number of edges pointing at each node reachable from the roots."""
+    dependencies: dict[Node, int] = {}
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for child, _ in node._edges:
+            if child is None:
+                continue
+            dependencies[child] = dependencies.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return dependencies
+
+
+def _nodes_leading_to(roots: Sequence[Node], dependencies: dict[Node, int],
+                      targets: set[Node]) -> set[Node]:
+    """The nodes from which some target node can be reached (they must run)."""
+    remaining = dict(dependencies)
+    order = [node for node in set(roots) if remaining.get(node, 0) == 0]
+    index = 0
+    while index < len(order):  # Kahn's order: parents before children
+        node = order[index]
+        index += 1
+        for child, _ in node._edges:
+            if child is None:
+                continue
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                order.append(child)
+    leading: set[Node] = set()
+    for node in reversed(order):
+        for child, _ in node._edges:
+            if child is not None and (child in targets or child in leading):
+                leading.add(node)
+                break
+    return leading
+
+
+def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
+    """Undo broadcasting and cast to the input's dtype: once, at the node boundary."""
+    shape, dtype = meta
+    if grad._data.shape != shape:
+        from ..ops.reduction import sum_to_size, is_expandable_to
+
+        if not is_expandable_to(shape, grad._data.shape):
+            raise RuntimeError(
+                f"Function {node.name()} returned an invalid gradient at index {index} - got "
+                f"{list(grad._data.shape)} but expected shape compatible with {list(shape)}")
+        grad = sum_to_size(grad, shape)
+    if grad._data.dtype != dtype:
+        from .._dtype import FROM_NUMPY
+
+        grad = grad.to(FROM_NUMPY[dtype])
+    return grad
+
+
+def _add(left: Tensor | None, right: Tensor, create_graph: bool) -> Tensor:
+    if left is None:
+        return right
+    if create_graph:
+        return left + right
+    from .._tensor import wrap
+
+    return wrap(left._data + right._data)
+
+
+def _run_tensor_prehooks(node: Node, grads: list) -> None:
+    """Hooks registered with Tensor.register_hook on the node's outputs, then retain_grad."""
+    hooks_by_output = node._tensor_prehooks
+    if hooks_by_output:
+        for output_nr, hooks in hooks_by_output.items():
+            if output_nr < len(grads) and grads[output_nr] is not None:
+                for hook in list(hooks.values()):
+                    replaced = hook(grads[output_nr])
+                    if replaced is not None:
+                        grads[output_nr] = replaced
+    retained = node._retain_grad_hooks
+    if retained:
+        for output_nr, tensor in retained.items():
+            if output_nr < len(grads) and grads[output_nr] is not None:
+                grad = grads[output_nr]
+                if tensor._grad is None:
+                    tensor._grad = grad.detach().clone() if not grad.requires_grad else grad
+                else:
+                    tensor._grad = tensor._grad + grad
+
+
+def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: bool,
+            create_graph: bool, targets: Sequence[Edge] | None = None,
+            accumulate: bool = True) -> list:
+    """Run backward from ``roots`` seeded with ``root_grads``.
+
+    With ``targets`` (autograd.grad or backward(inputs=...)), only nodes leading to a target run,
+    and the gradient arriving at each target edge is returned. ``accumulate`` says whether
+    AccumulateGrad nodes (all of them, or only targeted leaves when targets are given) run.
+    """
+    root_nodes = [node for node, _ in roots]
+    dependencies = _count_dependencies(root_nodes)
+    captured: list = []
+    capture_at: dict[Node, list] = {}
+    target_nodes: set[Node] = set()
+    leading: set[Node] | None = None
+    if targets is not None:
+        captured = [None] * len(targets)
+        for position, (node, output_nr) in enumerate(targets):
+            capture_at.setdefault(node, []).append((output_nr, position))
+            target_nodes.add(node)
+        leading = _nodes_leading_to(root_nodes, dependencies, target_nodes)
+
+    buffers: dict[Node, list] = {}
+    for (node, output_nr), grad in zip(roots, root_grads):
+        buffer = buffers.setdefault(node, [])
+        if len(buffer) <= output_nr:
+            buffer.extend([None] * (output_nr + 1 - len(buffer)))
+        buffer[output_nr] = _add(buffer[output_nr], grad, create_graph)
+
+    ready: list = []
+    tie = 0
+    for node in dict.fromkeys(root_nodes):
+        if dependencies.get(node, 0) == 0:
+            ready.append((-node._sequence_nr, tie, node))
+            tie += 1
+    heapq.heapify(ready)
+
+    previous_mode = STATE.enabled
+    STATE.enabled = create_graph
+    try:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            grads = buffers.pop(node, [])
+            is_sink = type(node) is AccumulateGrad
+            if is_sink:
+                run = accumulate and (targets is None or node in target_nodes)
+            else:
+                run = targets is None or node in leading  # type: ignore[operator]
+            if node._tensor_prehooks or node._retain_grad_hooks:
+                _run_tensor_prehooks(node, grads)
+            if node in capture_at:
+                for output_nr, position in capture_at[node]:
+                    grad = grads[output_nr] if output_nr < len(grads) else None
+                    if is_sink and grad is not None and node.variable._hooks:
+                        for hook in list(node.variable._hooks.values()):
+                            replaced = hook(grad)
+                            if replaced is not None:
+                                grad = replaced
+                    captured[position] = grad
+            outputs = None
+            if run and any(grad is not None for grad in grads):
+                outputs = _call_node(node, grads)
+                if not keep_graph:
+                    node.release()
+            edges = node._edges
+            for index in range(len(edges)):
+                child, output_nr = edges[index]
+                if child is None:
+                    continue
+                if outputs is not None:
+                    grad = outputs[index] if index < len(outputs) else None
+                    if grad is not None:
+                        meta = node._input_meta[index]
+                        if meta is not None:
+                            grad = _fit_gradient(node, index, grad, meta)
+                        buffer = buffers.get(child)
+                        if buffer is None:
+                            buffer = buffers[child] = []
+                        if len(buffer) <= output_nr:
+                            buffer.extend([None] * (output_nr + 1 - len(buffer)))
+                        buffer[output_nr] = _add(buffer[output_nr], grad, create_graph)
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
+                if remaining == 0 and (targets is None or child in leading
+                                       or child in target_nodes):
+                    heapq.heappush(ready, (-child._sequence_nr, tie, child))
+                    tie += 1
+    finally:
+        STATE.enabled = previous_mode
+    return captured
+
+
+def _call_node(node: Node, grads: list) -> list:
+    """Run one node's rule with its pre- and post-hooks."""
+    prehooks = node._prehooks
+    if prehooks:
+        for hook in list(prehooks.values()):
+            replaced = hook(tuple(grads))
+            if replaced is not None:
+                grads = list(replaced)
+    if type(node) is AccumulateGrad:
+        accumulate_into(node.variable, grads[0] if grads else None)
+        outputs: list = []
+    else:
+        from . import anomaly_mode
+
+        if anomaly_mode.STATE.enabled:
+            outputs = anomaly_mode.checked_apply(node, grads)
+        else:
+            try:
+                outputs = node.apply(grads)
+            except Exception as error:
+                anomaly_mode.annotate(node, error)
+                raise
+    hooks = node._hooks
+    if hooks:
+        for hook in list(hooks.values()):
+            replaced = hook(tuple(outputs), tuple(grads))
+            if replaced is not None:
+                outputs = list(replaced)
+    return outputs

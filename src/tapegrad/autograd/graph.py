@@ -1,0 +1,201 @@
+"""Graph nodes: Node (one recorded op), AccumulateGrad (a leaf's sink), saved-tensor checks, hooks."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .._tensor import Tensor
+
+# Sequence numbers order the ready queue: newer nodes run first, as in PyTorch.
+_sequence = itertools.count()
+next_sequence_nr = _sequence.__next__
+
+
+class _Freed:
+    """Marker put in place of saved values once backward has released them."""
+
+    __slots__ = ()
+
+
+FREED = _Freed()
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward."
+)
+
+
+class RemovableHandle:
+    """Returned by every register_*hook; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def add_hook(hooks: dict, fn: Callable) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
+
+
+class Node:
+    """One recorded operation: its backward rule, its saved values and the edges to its inputs.
+
+    Subclasses are made per op at import (named as PyTorch names them, e.g. ``MulBackward0``);
+    the engine only uses ``apply``, ``_edges``, ``_input_meta``, hooks and ``_sequence_nr``.
+    """
+
+    __slots__ = ("_edges", "_input_meta", "_sequence_nr", "_saved", "_saved_versions",
+                 "_saved_result", "_params", "_hooks", "_prehooks", "_tensor_prehooks",
+                 "_retain_grad_hooks", "_output_meta", "metadata", "_trace", "__weakref__")
+
+    def __init__(self) -> None:
+        self._edges: tuple = ()
+        self._input_meta: tuple = ()
+        self._sequence_nr = next_sequence_nr()
+        self._saved: Any = ()
+        self._saved_versions: tuple = ()
+        self._saved_result: Any = None
+        self._params: tuple = ()
+        self._hooks: dict | None = None
+        self._prehooks: dict | None = None
+        self._tensor_prehooks: dict | None = None
+        self._retain_grad_hooks: dict | None = None
+        self._output_meta: tuple | None = None
+        self.metadata: dict | None = None
+        self._trace: Any = None
+
+    # --- the torch.autograd.graph.Node interface -------------------------------------------
+    def name(self) -> str:
+        """The node's PyTorch name, e.g. ``MulBackward0``."""
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        """((node or None, output_nr), ...) for each input, as PyTorch exposes them."""
+        return self._edges
+
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after the node; it may return new grad_inputs."""
+        if self._hooks is None:
+            self._hooks = {}
+        return add_hook(self._hooks, fn)
+
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before the node; it may return new grad_outputs."""
+        if self._prehooks is None:
+            self._prehooks = {}
+        return add_hook(self._prehooks, fn)
+
+    def __call__(self, *grads: Tensor) -> Any:
+        result = self.apply(list(grads))
+        return result[0] if len(result) == 1 else tuple(result)
+
+    def apply(self, grad_outputs: list) -> list:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free saved values after backward (unless retain_graph)."""
+        if self._saved or self._saved_result is not None:
+            self._saved = FREED
+            self._saved_result = FREED
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    # --- saved values --------------------------------------------------------------------
+    def unpack_input(self, index: int) -> Tensor:
+        saved = self._saved
+        if saved is FREED:
+            raise RuntimeError(FREED_MESSAGE)
+        value = saved[index]
+        expected = self._saved_versions[index]
+        if expected is not None and value._version_counter[0] != expected:
+            raise RuntimeError(modified_message(value, value._version_counter[0], expected))
+        return value
+
+    def unpack_result(self, index: int = 0) -> Tensor:
+        saved = self._saved_result
+        if saved is FREED:
+            raise RuntimeError(FREED_MESSAGE)
+        from .._tensor import result_view
+
+        return result_view(self, index, saved[index])
+
+
+def modified_message(tensor: Tensor, version: int, expected: int) -> str:
+    kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+            "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor"}.get(
+        tensor.dtype.name, "Tensor")
+    shape = list(tensor.shape)
+    origin = ""
+    if tensor.grad_fn is not None:
+        origin = f", which is output {tensor._output_nr} of {tensor.grad_fn.name()}"
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [torch.{kind} {shape}]{origin}, is at version {version}; expected version "
+        f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
+        "to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+    )
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        super().__init__()
+        self.variable = variable
+        self._sequence_nr = float("inf")  # runs as soon as ready, as in PyTorch
+
+    def apply(self, grad_outputs: list) -> list:
+        accumulate_into(self.variable, grad_outputs[0])
+        return []
+
+
+def accumulate_into(variable: Tensor, grad: Tensor | None) -> None:
+    """Add ``grad`` into ``variable.grad``; copies so that .grad never aliases another tensor."""
+    from .grad_mode import STATE
+
+    if grad is None:
+        return
+    hooks = variable._hooks
+    if hooks:
+        for hook in list(hooks.values()):
+            replaced = hook(grad)
+            if replaced is not None:
+                grad = replaced
+    current = variable._grad
+    if STATE.enabled and grad.requires_grad:
+        # create_graph: keep the graph of the gradient (out of place).
+        variable._grad = grad if current is None else current + grad
+    elif current is None:
+        variable._grad = grad.detach().clone()
+    elif current.requires_grad:
+        variable._grad = current + grad.detach()
+    else:
+        current._data += grad._data if current._data.dtype == grad._data.dtype else grad._data.astype(
+            current._data.dtype)
+        current._bump_version()
+    post = variable._post_accumulate_hooks
+    if post:
+        for hook in list(post.values()):
+            hook(variable)

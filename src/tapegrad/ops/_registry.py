@@ -1,0 +1,295 @@
+"""defop: declare an op once (forward, backward rule, node name, samples); the registry makes
+its Node class, its public function, its Tensor methods and its in-place variant."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable
+
+from .. import _dispatch
+from .._tensor import Tensor
+from ..autograd.graph import Node
+
+# name -> callable, filled at import; tapegrad/__init__ and Tensor read them.
+FUNCTIONS: dict[str, Callable] = {}
+METHODS: dict[str, Callable] = {}
+OPS: dict[str, OpDef] = {}
+
+PROMOTIONS = {"none": _dispatch.NONE, "promote": _dispatch.PROMOTE, "float": _dispatch.FLOAT,
+              "compare": _dispatch.COMPARE}
+
+# Names a rule may ask for besides the op's own inputs and parameters.
+_SPECIAL = ("grad", "grads", "result", "results", "ctx")
+
+
+class OpNode(Node):
+    """Base of the generated per-op node classes: calls the op's rules for the needed inputs."""
+
+    __slots__ = ()
+    _op: OpDef
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        return tuple(edge[0] is not None for edge in self._edges)
+
+    def apply(self, grad_outputs: list) -> list:
+        op = self._op
+        if op.num_outputs == 1:
+            grad = grad_outputs[0] if grad_outputs else None
+        else:
+            grad = self._materialize(grad_outputs)
+        if op.joint_rule is not None:
+            return list(op.joint_rule(self, grad))
+        callers = op.rule_callers
+        return [None if edge[0] is None or callers[index] is None else callers[index](self, grad)
+                for index, edge in enumerate(self._edges)]
+
+    def _materialize(self, grad_outputs: list) -> tuple:
+        """Zeros for outputs that received no gradient (multi-output ops)."""
+        from .._creation import zeros_from_meta
+
+        metas = self._output_meta or ()
+        grads = list(grad_outputs) + [None] * (len(metas) - len(grad_outputs))
+        differentiable = self._op.differentiable_outputs
+        return tuple(
+            grad if grad is not None or (differentiable is not None and i not in differentiable)
+            else zeros_from_meta(metas[i]) for i, grad in enumerate(grads))
+
+    @property
+    def _saved_tensors_for_display(self) -> tuple:
+        return tuple(v for v in (self._saved or ()) if v is not None)
+
+
+class OpDef:
+    """Everything known about one primitive; see defop."""
+
+    def __init__(self, name: str, forward: Callable, node_name: str | None, input_names: tuple,
+                 param_names: tuple, promotion: int, num_outputs: int,
+                 differentiable_outputs: tuple | None, samples: Any, kind: str | None,
+                 jvp: Callable | None) -> None:
+        self.name = name
+        self.forward = forward
+        self.node_name = node_name
+        self.input_names = input_names
+        self.param_names = param_names
+        self.promotion = promotion
+        self.num_outputs = num_outputs
+        self.differentiable_outputs = differentiable_outputs
+        self.samples = samples
+        self.kind = kind
+        self.jvp = jvp
+        self.array_params = False
+        self.is_view = False
+        self.wrap_outputs: Callable | None = None
+        self.rules: list = []  # per input: (function, needed inputs, needs result) or None
+        self.rule_callers: list = []
+        self.joint_rule: Callable | None = None
+        self.joint_needs: tuple = ((), False)
+        self.save_plans: dict[int, tuple] = {}
+        self.node_class: type | None = None
+        self.function: Callable | None = None
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+    def save_plan(self, mask: int) -> tuple:
+        """Which inputs (and whether the result) to save when the inputs in ``mask`` need grad."""
+        inputs: set[int] = set()
+        result = False
+        if self.joint_rule is not None:
+            needed, result = self.joint_needs
+            inputs.update(needed)
+        else:
+            for index, rule in enumerate(self.rules):
+                if rule is not None and mask >> index & 1:
+                    inputs.update(rule[1])
+                    result = result or rule[2]
+        plan = (tuple(sorted(inputs)), result)
+        self.save_plans[mask] = plan
+        return plan
+
+
+def _compile_rule(op: OpDef, rule: Callable, joint: bool) -> tuple[Callable, tuple, bool]:
+    """Turn a rule with named parameters into ``call(node, grad)`` reading saved values."""
+    arguments = []
+    needed_inputs = []
+    needs_result = False
+    for parameter in inspect.signature(rule).parameters.values():
+        name = parameter.name
+        if name in ("grad", "grads"):
+            arguments.append("grad")
+        elif name == "ctx":
+            arguments.append("node")
+        elif name == "result":
+            arguments.append("node.unpack_result(0)")
+            needs_result = True
+        elif name == "results":
+            arguments.append(f"tuple(node.unpack_result(i) for i in range({op.num_outputs}))")
+            needs_result = True
+        elif name in op.input_names:
+            index = op.input_names.index(name)
+            arguments.append(f"node.unpack_input({index})")
+            needed_inputs.append(index)
+        elif name.endswith("_shape") and name[:-6] in op.input_names:
+            arguments.append(f"node._input_meta[{op.input_names.index(name[:-6])}][0]")
+        elif name in op.param_names:
+            arguments.append(f"node._params[{op.param_names.index(name)}]")
+        else:
+            raise TypeError(f"rule for {op.name} asks for unknown value {name!r}")
+    source = f"def call(node, grad):\n    return rule({', '.join(arguments)})\n"
+    namespace: dict[str, Any] = {"rule": rule}
+    exec(source, namespace)  # noqa: S102 - generated once at import from the rule's signature
+    return namespace["call"], tuple(needed_inputs), needs_result
+
+
+def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
+                     inplace: bool = False) -> Callable:
+    """Generate ``def name(<forward's signature without xp>)`` that calls dispatch."""
+    parameters = list(inspect.signature(forward).parameters.values())[1:]
+    defaults: dict[str, Any] = {}
+    pieces = []
+    seen_keyword_only = False
+    for parameter in parameters:
+        text = parameter.name
+        if parameter.kind is parameter.KEYWORD_ONLY and not seen_keyword_only:
+            pieces.append("*")
+            seen_keyword_only = True
+        if parameter.default is not parameter.empty:
+            defaults[f"_default_{parameter.name}"] = parameter.default
+            text += f"=_default_{parameter.name}"
+        pieces.append(text)
+    input_names = [p.name for p in parameters[:inputs]]
+    param_names = [p.name for p in parameters[inputs:]]
+    if sequence:
+        inputs_text = f"tuple({input_names[0]})"
+    else:
+        inputs_text = "(" + "".join(f"{n}, " for n in input_names) + ")"
+    params_text = "(" + "".join(f"{n}, " for n in param_names) + ")"
+    if inplace:
+        body = f"return _dispatch_inplace(_op, {input_names[0]}, {inputs_text}, {params_text})"
+    else:
+        body = f"return _dispatch(_op, {inputs_text}, {params_text})"
+    name = op.name + ("_" if inplace else "")
+    source = f"def {name}({', '.join(pieces)}):\n    {body}\n"
+    namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
+                                 "_dispatch_inplace": _dispatch.dispatch_inplace, **defaults}
+    exec(source, namespace)  # noqa: S102 - generated once at import from the forward's signature
+    function = namespace[name]
+    function.__doc__ = forward.__doc__
+    function.__module__ = "tapegrad"
+    return function
+
+
+def _positional_forward(forward: Callable, inputs: int, sequence: bool) -> Callable:
+    """Adapt a forward with keyword-only parameters (or a sequence input) to positional calls."""
+    parameters = list(inspect.signature(forward).parameters.values())[1:]
+    keyword_only = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    if not keyword_only and not sequence:
+        return forward
+    names = [p.name for p in parameters]
+    if sequence:
+        params = names[inputs:]
+        source = (f"def adapter(xp, *values):\n    return forward(xp, values[:len(values) - "
+                  f"{len(params)}], *values[len(values) - {len(params)}:])\n")
+        if keyword_only:
+            call = ", ".join(f"{n}={n}" if n in keyword_only else n for n in params)
+            source = (f"def adapter(xp, *values):\n    {', '.join(params) + ','} = values[len("
+                      f"values) - {len(params)}:]\n    return forward(xp, values[:len(values) - "
+                      f"{len(params)}], {call})\n")
+    else:
+        call = ", ".join(f"{n}={n}" if n in keyword_only else n for n in names)
+        source = f"def adapter(xp, {', '.join(names)}):\n    return forward(xp, {call})\n"
+    namespace: dict[str, Any] = {"forward": forward}
+    exec(source, namespace)  # noqa: S102
+    return namespace["adapter"]
+
+
+def defop(
+    forward: Callable,
+    *,
+    name: str | None = None,
+    node: str | None = None,
+    inputs: int = 1,
+    promote: str = "none",
+    grads: dict[str, Callable] | None = None,
+    backward: Callable | None = None,
+    outputs: int = 1,
+    differentiable_outputs: Iterable[int] | None = None,
+    methods: Iterable[str] = (),
+    function: bool | str = True,
+    inplace: str | None = None,
+    sequence: bool = False,
+    array_params: bool = False,
+    view: bool = False,
+    samples: Any = None,
+    kind: str | None = None,
+    jvp: Callable | None = None,
+) -> OpDef:
+    """Declare a primitive.
+
+    ``forward(xp, <inputs...>, <params...>)`` computes on arrays; its signature (without xp) is
+    the public signature. The first ``inputs`` parameters are tensors that may need gradients;
+    ``grads`` maps each of them to a rule ``f(grad, <names it needs>) -> Tensor`` written in
+    tapegrad ops (or ``backward`` gives one rule returning a tuple). ``node`` is PyTorch's node
+    name; without it the op is not differentiable and records nothing. ``view`` marks ops whose
+    result shares memory (and version counter) with their first input, as PyTorch's views.
+    """
+    op_name = name or forward.__name__.rstrip("_")
+    parameters = list(inspect.signature(forward).parameters.values())[1:]
+    input_names = tuple(p.name for p in parameters[:inputs])
+    param_names = tuple(p.name for p in parameters[inputs:])
+    op = OpDef(op_name, _positional_forward(forward, inputs, sequence), node, input_names,
+               param_names, PROMOTIONS[promote], outputs,
+               tuple(differentiable_outputs) if differentiable_outputs is not None else None,
+               samples, kind, jvp)
+    op.array_params = array_params
+    op.is_view = view
+    if node is not None:
+        if backward is not None:
+            caller, needed, needs_result = _compile_rule(op, backward, joint=True)
+            op.joint_rule = caller
+            op.joint_needs = (needed, needs_result)
+        else:
+            grads = grads or {}
+            unknown = set(grads) - set(input_names)
+            if unknown:
+                raise TypeError(f"{op_name}: grads given for unknown inputs {sorted(unknown)}")
+            for input_name in input_names:
+                rule = grads.get(input_name)
+                if rule is None:
+                    op.rules.append(None)
+                    op.rule_callers.append(None)
+                else:
+                    caller, needed, needs_result = _compile_rule(op, rule, joint=False)
+                    op.rules.append((rule, needed, needs_result))
+                    op.rule_callers.append(caller)
+        op.node_class = type(node, (OpNode,), {"__slots__": (), "_op": op,
+                                               "__module__": "tapegrad.autograd.graph"})
+    public = _public_function(op, forward, inputs, sequence)
+    op.function = public
+    OPS[op_name] = op
+    if function:
+        FUNCTIONS[op_name if function is True else function] = public
+    for method in methods:
+        METHODS[method] = public
+    if inplace:
+        METHODS[inplace] = _public_function(op, forward, inputs, sequence, inplace=True)
+    return op
+
+
+def public(*, methods: Iterable[str] = (), function: bool | str = True) -> Callable:
+    """Register a composite (a plain function over primitives) as function and/or methods."""
+
+    def register(composite: Callable) -> Callable:
+        if function:
+            FUNCTIONS[composite.__name__ if function is True else function] = composite
+        for method in methods:
+            METHODS[method] = composite
+        return composite
+
+    return register
+
+
+def install_methods() -> None:
+    for name, method in METHODS.items():
+        setattr(Tensor, name, method)

@@ -1,0 +1,119 @@
+"""Optimizer: parameter groups with per-group options, zero_grad, state_dict."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Iterable
+
+from .._tensor import Tensor
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (each a dict with 'params' and options) and ``state``;
+    see torch.optim.Optimizer."""
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got " + type(params).__name__)
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (defaults fill the rest)."""
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for param in group["params"]:
+            if not isinstance(param, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + type(param).__name__)
+            if not param.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            group.setdefault(name, default)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in existing for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset gradients: to None (the default, as PyTorch 2.x) or to zeros."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param._grad is None:
+                    continue
+                if set_to_none:
+                    param._grad = None
+                else:
+                    grad = param._grad
+                    if grad.grad_fn is not None:
+                        grad.detach_()
+                    grad.zero_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Options and per-parameter state, with parameters named by their index."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for param in group["params"]:
+                index.setdefault(id(param), len(index))
+                packed["params"].append(index[id(param)])
+            groups.append(packed)
+        state = {index[id(p)]: copy.copy(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore options and state saved by state_dict (deep-copied)."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        by_index = {}
+        for group, saved in zip(self.param_groups, saved_groups):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't "
+                                 "match the size of optimizer's group")
+            for param, number in zip(group["params"], saved["params"]):
+                by_index[number] = param
+            for key, value in saved.items():
+                if key != "params":
+                    group[key] = value
+        self.state = {}
+        for number, values in state_dict["state"].items():
+            param = by_index[int(number)]
+            self.state[param] = {k: (v.clone() if isinstance(v, Tensor) else copy.deepcopy(v))
+                                 for k, v in values.items()}
+
+    def __repr__(self) -> str:
+        lines = [self.__class__.__name__ + " ("]
+        for number, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {number}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
