@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _dtype
+from . import _dtype, autograd, nn, optim
+from . import ops as _ops
 from ._creation import (
     Generator,
     arange,
@@ -62,8 +63,6 @@ from ._dtype import (
 )
 from ._printing import get_printoptions, set_printoptions
 from ._tensor import Size, Tensor, device
-from . import ops as _ops
-from . import autograd
 from .autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -72,7 +71,6 @@ from .autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from . import nn, optim
 
 __version__ = "0.1.0"
 

@@ -70,7 +70,7 @@ ALIASES = {
     "cdouble": complex128, "short": int16, "int": int32, "long": int64,
 }
 
-_py_bool = type(True)
+_py_bool = type(True)  # noqa: UP003 - `bool` is torch.bool in this module
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 # numpy dtype -> tapegrad dtype; keyed by np.dtype so that lookups from arrays are one hash.
 FROM_NUMPY: dict[np.dtype, dtype] = {d.numpy: d for d in ALL_DTYPES}

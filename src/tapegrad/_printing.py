@@ -224,7 +224,7 @@ def tensor_repr(tensor: Any) -> str:
             suffixes.append("dtype=" + repr(dtype))
         body = tensor_body(values, indent)
     if tensor.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{type(tensor.grad_fn).__name__}>")
     elif tensor._requires_grad:
         suffixes.append("requires_grad=True")
     tangent = getattr(tensor, "_tangent", None)

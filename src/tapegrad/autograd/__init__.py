@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
@@ -15,11 +16,12 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
     "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
-    "graph",
+    "graph", "gradcheck", "gradgradcheck",
 ]
 
 
@@ -164,7 +166,4 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     if name in ("Function", "once_differentiable"):
         return getattr(importlib.import_module(".function", __name__), name)
-    if name in ("gradcheck", "gradgradcheck"):
-        # torch.autograd.gradcheck is the function (it shadows its module there too).
-        return getattr(importlib.import_module(".gradcheck", __name__), name)
     raise AttributeError(f"module 'tapegrad.autograd' has no attribute '{name}'")

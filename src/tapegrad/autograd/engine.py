@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .grad_mode import STATE
 from .graph import AccumulateGrad, Node, accumulate_into
@@ -59,7 +60,7 @@ def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
     """Undo broadcasting and cast to the input's dtype: once, at the node boundary."""
     shape, dtype = meta
     if grad._data.shape != shape:
-        from ..ops.reduction import sum_to_size, is_expandable_to
+        from ..ops.reduction import is_expandable_to, sum_to_size
 
         if not is_expandable_to(shape, grad._data.shape):
             raise RuntimeError(

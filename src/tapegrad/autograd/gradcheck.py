@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -33,30 +34,28 @@ def _differentiable_outputs(func: Callable, inputs: tuple) -> tuple:
 def _numerical_jacobian(func: Callable, inputs: tuple, index: int, eps: float,
                         mask: tuple[bool, ...]) -> list:
     """One (input numel x output numel) matrix per output, by central differences."""
-    from .grad_mode import no_grad
-
     target = inputs[index]
     flat = target._data.reshape(-1)
     columns: list[list[np.ndarray]] = []
-    with no_grad():
-        for position in range(flat.size):
-            original = flat[position].copy()
-            flat[position] = original + eps
-            plus = [o._data.astype(np.float64).ravel() for o, keep in
-                    zip(_as_tuple(func(*inputs)), mask) if keep]
-            flat[position] = original - eps
-            minus = [o._data.astype(np.float64).ravel() for o, keep in
-                     zip(_as_tuple(func(*inputs)), mask) if keep]
-            flat[position] = original
-            columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    # Not under no_grad: the function may itself differentiate (gradgradcheck's does).
+    for position in range(flat.size):
+        original = flat[position].copy()
+        flat[position] = original + eps
+        plus = [o._data.astype(np.float64).ravel() for o, keep in
+                zip(_as_tuple(func(*inputs)), mask) if keep]
+        flat[position] = original - eps
+        minus = [o._data.astype(np.float64).ravel() for o, keep in
+                 zip(_as_tuple(func(*inputs)), mask) if keep]
+        flat[position] = original
+        columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     outputs = len(columns[0]) if columns else 0
     return [np.stack([column[k] for column in columns]) if columns else np.zeros((0, 0))
             for k in range(outputs)]
 
 
 def _analytical_jacobian(outputs: tuple, inputs: tuple, index: int) -> list:
-    from . import grad as autograd_grad
     from .._creation import zeros_like
+    from . import grad as autograd_grad
 
     jacobians = []
     for output in outputs:
@@ -102,8 +101,8 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
                   **unused: Any) -> bool:
     """gradcheck of the gradient function (second derivatives); see torch.autograd
     .gradgradcheck."""
-    from . import grad as autograd_grad
     from .._creation import randn
+    from . import grad as autograd_grad
 
     inputs = _as_tuple(inputs)
     outputs = _differentiable_outputs(func, inputs)

@@ -1,9 +1,10 @@
-"""Graph nodes: Node (one recorded op), AccumulateGrad (a leaf's sink), saved-tensor checks, hooks."""
+"""Graph nodes: Node (one recorded op), AccumulateGrad (a leaf's sink), saved values, hooks."""
 
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._tensor import Tensor
@@ -28,6 +29,10 @@ FREED_MESSAGE = (
     "through the graph a second time or if you need to access saved tensors after calling "
     "backward."
 )
+
+
+_CPP_ONLY_NODES = frozenset({"AccumulateGrad", "CopySlices", "CopyBackwards", "GraphRoot",
+                             "Error", "DelayedError"})
 
 
 class RemovableHandle:
@@ -84,8 +89,10 @@ class Node:
 
     # --- the torch.autograd.graph.Node interface -------------------------------------------
     def name(self) -> str:
-        """The node's PyTorch name, e.g. ``MulBackward0``."""
-        return type(self).__name__
+        """The node's PyTorch name, e.g. ``MulBackward0`` (nodes PyTorch writes in C++ only,
+        such as AccumulateGrad and CopySlices, carry their C++ namespace there)."""
+        name = type(self).__name__
+        return f"torch::autograd::{name}" if name in _CPP_ONLY_NODES else name
 
     @property
     def next_functions(self) -> tuple:
@@ -192,8 +199,8 @@ def accumulate_into(variable: Tensor, grad: Tensor | None) -> None:
     elif current.requires_grad:
         variable._grad = current + grad.detach()
     else:
-        current._data += grad._data if current._data.dtype == grad._data.dtype else grad._data.astype(
-            current._data.dtype)
+        # Plain backward: accumulate in place, as PyTorch does.
+        current._data += grad._data.astype(current._data.dtype, copy=False)
         current._bump_version()
     post = variable._post_accumulate_hooks
     if post:

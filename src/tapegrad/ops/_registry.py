@@ -4,7 +4,8 @@ its Node class, its public function, its Tensor methods and its in-place variant
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .. import _dispatch
 from .._tensor import Tensor

@@ -10,7 +10,7 @@ from . import _samples as samples
 from ._registry import defop, public
 
 
-# --- the scatter primitive every indexing rule uses -----------------------------------------
+# --- the scatters that indexing rules use (each the transpose of one indexing op) ----------
 def _place(xp, grad, shape, key, accumulate):
     """Zeros of ``shape`` with ``grad`` put (or added, for repeated indices) at ``key``."""
     output = xp.zeros(shape, dtype=grad.dtype)
@@ -21,9 +21,37 @@ def _place(xp, grad, shape, key, accumulate):
     return output
 
 
-place_op = defop(_place, name="place", node="IndexPutBackward0", function=False, kind="linear",
-                 grads={"grad": lambda grad, key: index_op.function(grad, key)},
-                 samples=[samples.Sample(((3,),), args=((2, 3), (slice(None), 1), False))])
+def _select_backward(xp, grad, input_shape, dim, index):
+    return _place(xp, grad, input_shape, (slice(None),) * dim + (index, Ellipsis), False)
+
+
+select_backward_op = defop(
+    _select_backward, name="select_backward", node="SelectBackwardBackward0", kind="linear",
+    function=False, grads={"grad": lambda grad, dim, index: select_op.function(grad, dim, index)},
+    samples=[samples.Sample(((2,),), args=((2, 3), 1, 1))])
+
+
+def _slice_backward(xp, grad, input_shape, dim, start, stop, step):
+    return _place(xp, grad, input_shape, (slice(None),) * dim + (slice(start, stop, step),),
+                  False)
+
+
+slice_backward_op = defop(
+    _slice_backward, name="slice_backward", node="SliceBackwardBackward0", kind="linear",
+    function=False,
+    grads={"grad": lambda grad, dim, start, stop, step: slice_op.function(grad, dim, start, stop,
+                                                                          step)},
+    samples=[samples.Sample(((2, 2),), args=((5, 2), 0, 1, 4, 2))])
+
+
+def _index_backward(xp, grad, input_shape, key):
+    return _place(xp, grad, input_shape, key, True)
+
+
+index_backward_op = defop(
+    _index_backward, name="index_backward", node="IndexPutImplBackward0", kind="linear",
+    function=False, grads={"grad": lambda grad, key: index_op.function(grad, key)},
+    samples=[samples.Sample(((3, 3),), args=((5, 3), (np.array([0, 2, 2]),)))])
 
 
 # --- x[key] ---------------------------------------------------------------------------------
@@ -31,13 +59,13 @@ def _select(xp, input, dim, index):
     size = input.shape[dim]
     if not -size <= index < size:
         raise IndexError(f"index {index} is out of bounds for dimension {dim} with size {size}")
-    return input[(slice(None),) * dim + (index,)]
+    return input[(slice(None),) * dim + (index, Ellipsis)]  # Ellipsis keeps a 0-d view
 
 
 select_op = defop(
     _select, name="select", node="SelectBackward0", kind="linear", view=True, function=False,
-    grads={"input": lambda grad, input_shape, dim, index: place_op.function(
-        grad, input_shape, (slice(None),) * dim + (index,), False)},
+    grads={"input": lambda grad, input_shape, dim, index: select_backward_op.function(
+        grad, input_shape, dim, index)},
     samples=[samples.Sample(((3, 4),), args=(1, 2)), samples.Sample(((3, 4),), args=(0, -1))])
 
 
@@ -53,8 +81,8 @@ def _slice(xp, input, dim, start, stop, step):
 
 slice_op = defop(
     _slice, name="slice", node="SliceBackward0", kind="linear", view=True, function=False,
-    grads={"input": lambda grad, input_shape, dim, start, stop, step: place_op.function(
-        grad, input_shape, (slice(None),) * dim + (slice(start, stop, step),), False)},
+    grads={"input": lambda grad, input_shape, dim, start, stop, step: slice_backward_op.function(
+        grad, input_shape, dim, start, stop, step)},
     samples=[samples.Sample(((5, 4),), args=(0, 1, 4, 2)),
              samples.Sample(((3, 4),), args=(1, -3, None, 1))])
 
@@ -65,8 +93,8 @@ def _index(xp, input, key):
 
 index_op = defop(
     _index, name="index", node="IndexBackward0", kind="linear", function=False,
-    grads={"input": lambda grad, input_shape, key: place_op.function(grad, input_shape, key,
-                                                                     True)},
+    grads={"input": lambda grad, input_shape, key: index_backward_op.function(grad, input_shape,
+                                                                              key)},
     samples=[samples.Sample(((5, 3),), args=((np.array([0, 2, 2]),),)),
              samples.Sample(((4, 3),), args=((np.array([True, False, True, True]),),))])
 
@@ -82,7 +110,10 @@ def _to_index_array(value):
 
 
 def _is_advanced(item) -> bool:
-    return isinstance(item, (Tensor, list, np.ndarray)) or type(item) is bool
+    if isinstance(item, Tensor):
+        # A 0-d integer tensor indexes like a Python int (PyTorch records a select).
+        return item._data.ndim != 0 or item._data.dtype.kind == "b"
+    return isinstance(item, (list, np.ndarray)) or type(item) is bool
 
 
 def getitem(input, key):
@@ -98,9 +129,10 @@ def getitem(input, key):
         raise IndexError(f"too many indices for tensor of dimension {input.ndim}")
     if sum(1 for item in key if item is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
+    key = tuple(int(item) if isinstance(item, Tensor) else item for item in key)
     result = input
     dim = 0
-    for position, item in enumerate(key):
+    for item in key:
         if item is Ellipsis:
             dim += input.ndim - specified
         elif item is None:
@@ -116,16 +148,26 @@ def getitem(input, key):
                 if not (begin == 0 and end >= size and stride == 1):
                     result = slice_op.function(result, dim, begin, max(end, begin), stride)
             dim += 1
-        elif isinstance(item, (int, np.integer)) or (isinstance(item, Tensor)):
+        elif isinstance(item, (int, np.integer)):
             result = select_op.function(result, dim, int(item))
         else:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                              "Variables are valid indices (got " + type(item).__name__ + ")")
     if result is input:
-        # ``x[:]`` or ``x[...]``: PyTorch returns a view (AliasBackward0 is internal).
-        return slice_op.function(input, 0, 0, input.shape[0], 1) if input.ndim else \
-            input.view(())
+        # ``x[...]`` (and ``x[:]``, which PyTorch records as a full slice): still a new view.
+        if any(isinstance(item, slice) for item in key):
+            return slice_op.function(input, 0, 0, input.shape[0], 1)
+        return alias_op.function(input)
     return result
+
+
+def _alias(xp, input):
+    return input.view()
+
+
+alias_op = defop(_alias, name="alias", node="AliasBackward0", kind="linear", view=True,
+                 function=False, grads={"input": lambda grad: grad},
+                 samples=[samples.Sample(((3, 4),))])
 
 
 # --- x[key] = value -------------------------------------------------------------------------
@@ -167,11 +209,15 @@ def setitem(input, key, value) -> None:
     from .._dispatch import check_inplace, write_inplace
 
     check_inplace(input)
-    numpy_key = _numpy_key(key)
     if isinstance(value, Tensor) and value._data.dtype != input._data.dtype:
         value = value.to(input.dtype)
     if not isinstance(value, Tensor):
         value = wrap(np.asarray(value, dtype=input._data.dtype))
+    if not any(_is_advanced(item) for item in (key if isinstance(key, tuple) else (key,))):
+        # Basic indexing: write through the view, as PyTorch does (the base records CopySlices).
+        getitem(input, key).copy_(value)
+        return
+    numpy_key = _numpy_key(key)
     result = index_put_op.function(input, value, numpy_key)
     write_inplace(input, result, "index_put")
 
@@ -253,3 +299,14 @@ def rebase_view_history(view: Tensor, result: Tensor) -> None:
 
 public(methods=("__getitem__",), function=False)(getitem)
 public(methods=("__setitem__",), function=False)(setitem)
+
+
+def _copy(xp, input, src):
+    return xp.broadcast_to(src, input.shape).astype(input.dtype, copy=True)
+
+
+# ``x.copy_(src)``: the old values of x get no gradient; src gets the (summed, cast) gradient.
+copy_op = defop(_copy, name="copy", node="CopyBackwards", inputs=2, function=False,
+                inplace="copy_", grads={"input": lambda grad: grad * 0,
+                                        "src": lambda grad: grad},
+                samples=[samples.Sample(((3, 4), (4,)))])

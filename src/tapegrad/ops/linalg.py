@@ -27,9 +27,10 @@ def dot(xp, input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.shape[0] != other.shape[0]:
-        raise RuntimeError("inconsistent tensor size, expected tensor [{}] and src [{}] to have "
-                           "the same number of elements, but got {} and {} elements respectively"
-                           .format(input.shape[0], other.shape[0], input.shape[0], other.shape[0]))
+        size, other_size = input.shape[0], other.shape[0]
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{size}] and src "
+                           f"[{other_size}] to have the same number of elements, but got {size} "
+                           f"and {other_size} elements respectively")
     _same_dtype(input, other, "dot : expected both vectors to have same dtype, but found {} and {}")
     return xp.dot(input, other)
 
@@ -43,9 +44,9 @@ defop(dot, node="DotBackward0", inputs=2, kind=B, methods=("dot",),
 def mm(xp, input, mat2):
     """Matrix product of two 2-D tensors; see torch.mm."""
     if input.ndim != 2:
-        raise RuntimeError(f"self must be a matrix")
+        raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:
-        raise RuntimeError(f"mat2 must be a matrix")
+        raise RuntimeError("mat2 must be a matrix")
     if input.shape[1] != mat2.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
                            f"{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")

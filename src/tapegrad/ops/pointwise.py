@@ -272,8 +272,9 @@ defop(sign, node="SignBackward0", promote="promote", kind=E,
 
 def where(condition, input, other):
     """Elements of input where condition holds, else of other; see torch.where."""
-    from .._tensor import Tensor, wrap
     import numpy as np
+
+    from .._tensor import Tensor, wrap
 
     if not isinstance(condition, Tensor):
         condition = wrap(np.asarray(condition, dtype=bool))
@@ -373,7 +374,7 @@ def fill(xp, input, value):
     return xp.full_like(input, value._data if hasattr(value, "_data") else value)
 
 
-defop(fill, node="FillBackward0", grads={"input": lambda grad: grad * 0}, function=False,
+defop(fill, node="FillBackward2", grads={"input": lambda grad: grad * 0}, function=False,
       inplace="fill_", samples=[samples.Sample(((3, 4),), args=(2.0,))])
 
 

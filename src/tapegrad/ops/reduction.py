@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .._tensor import normalize_dim
 from . import _samples as samples
@@ -139,22 +139,6 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     return mean_dim.function(input, dim, keepdim, dtype=dtype)
 
 
-def _sum_to_size(xp, input, size):
-    size = tuple(size)
-    leading = input.ndim - len(size)
-    axes = tuple(range(leading)) + tuple(
-        leading + i for i, s in enumerate(size) if s == 1 and input.shape[leading + i] != 1)
-    result = xp.sum(input, axis=axes, keepdims=True) if axes else input
-    return result.reshape(size)
-
-
-sum_to_size_op = defop(
-    _sum_to_size, name="sum_to_size", node="SumBackward1", kind="linear", function=False,
-    grads={"input": lambda grad, input_shape: grad.expand(input_shape)},
-    samples=[samples.Sample(((3, 4),), args=((1, 4),)),
-             samples.Sample(((2, 3, 4),), args=((3, 1),))])
-
-
 @public(methods=("sum_to_size",), function=False)
 def sum_to_size(input, *size):
     """Sum ``input`` down to a shape it was broadcast from; see torch.Tensor.sum_to_size."""
@@ -165,7 +149,12 @@ def sum_to_size(input, *size):
     if not is_expandable_to(size, input.shape):
         raise RuntimeError(f"size {{{list(size)}}} is not expandable to size "
                            f"{{{list(input.shape)}}}.")
-    return sum_to_size_op.function(input, tuple(size))
+    # As PyTorch: a keepdim sum over the broadcast dims, then a view dropping leading ones.
+    leading = input.ndim - len(size)
+    dims = tuple(range(leading)) + tuple(
+        leading + i for i, s in enumerate(size) if s == 1 and input.shape[leading + i] != 1)
+    result = sum_dim.function(input, dims, True) if dims else input
+    return result.view(tuple(size)) if leading else result
 
 
 # --- norms ----------------------------------------------------------------------------------

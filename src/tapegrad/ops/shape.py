@@ -249,20 +249,41 @@ unsqueeze_op = defop(_unsqueeze, name="unsqueeze", node="UnsqueezeBackward0", ki
                               samples.Sample(((),), args=(0,))])
 
 
-def _squeeze(xp, input, dim=None):
-    if dim is None:
-        return xp.squeeze(input) if input.ndim else input.view()
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+def _squeeze_all(xp, input):
+    return xp.squeeze(input) if input.ndim else input.view()
+
+
+squeeze_all = defop(_squeeze_all, name="squeeze_all", node="SqueezeBackward0", kind=L,
+                    view=True, function=False,
+                    grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                    samples=[samples.Sample(((3, 1, 4, 1),)), samples.Sample(((),))])
+
+
+def _squeeze_dims(xp, input, dims):
     axes = tuple(a for a in (normalize_dim(d, input.ndim) for d in dims)
                  if input.ndim and input.shape[a] == 1)
     return xp.squeeze(input, axis=axes) if axes else input.view()
 
 
-squeeze_op = defop(_squeeze, name="squeeze", node="SqueezeBackward0", kind=L, view=True,
-                   methods=("squeeze",),
-                   grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
-                   samples=[samples.Sample(((3, 1, 4, 1),)), samples.Sample(((3, 1),), args=(1,)),
-                            samples.Sample(((1, 3),), args=(1,))])
+squeeze_dim = defop(_squeeze_dims, name="squeeze_dim", node="SqueezeBackward1", kind=L,
+                    view=True, function=False,
+                    grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                    samples=[samples.Sample(((3, 1),), args=((1,),)),
+                             samples.Sample(((1, 3),), args=((1,),))])
+squeeze_dims = defop(_squeeze_dims, name="squeeze_dims", node="SqueezeBackward2", kind=L,
+                     view=True, function=False,
+                     grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                     samples=[samples.Sample(((1, 3, 1),), args=((0, 2),))])
+
+
+@public(methods=("squeeze",))
+def squeeze(input, dim=None):
+    """Drop size-1 dims (all, one, or a tuple of them); a view; see torch.squeeze."""
+    if dim is None:
+        return squeeze_all.function(input)
+    if isinstance(dim, (tuple, list)):
+        return squeeze_dims.function(input, tuple(dim))
+    return squeeze_dim.function(input, (dim,))
 
 
 # --- copies and conversions -----------------------------------------------------------------
@@ -301,7 +322,8 @@ def convert(input, dtype, copy: bool = False):
 @public(methods=("to",), function=False)
 def to(input, *args, **kwargs):
     """Convert dtype (device 'cpu' only); see torch.Tensor.to."""
-    from .._dtype import as_dtype, dtype as dtype_class
+    from .._dtype import as_dtype
+    from .._dtype import dtype as dtype_class
     from .._tensor import Tensor, check_device
 
     dtype = kwargs.pop("dtype", None)

@@ -1,0 +1,35 @@
+"""op_db entries for ops/pointwise.py."""
+
+from ._entry import OpEntry
+
+ENTRIES = [
+    OpEntry("add", "add"),
+    OpEntry("sub", "sub"),
+    OpEntry("rsub_scalar", lambda lib, x, s: s - x),
+    OpEntry("mul", "mul"),
+    OpEntry("div", "div"),
+    OpEntry("neg", "neg"),
+    OpEntry("reciprocal", "reciprocal"),
+    OpEntry("pow_tensor_scalar", "pow"),
+    OpEntry("pow_tensor_tensor", "pow"),
+    OpEntry("pow_scalar_tensor", lambda lib, x, base: base ** x),
+    OpEntry("exp", "exp"),
+    OpEntry("log", "log"),
+    OpEntry("sqrt", "sqrt"),
+    OpEntry("sin", "sin"),
+    OpEntry("cos", "cos"),
+    OpEntry("tanh", "tanh"),
+    OpEntry("sigmoid", "sigmoid"),
+    OpEntry("relu", "relu"),
+    OpEntry("abs", "abs"),
+    OpEntry("sign", "sign", gradcheck=False, gradgradcheck=False),
+    OpEntry("where", lambda lib, x, y, mask: lib.where(mask, x, y)),
+    OpEntry("eq", "eq"),
+    OpEntry("ne", "ne"),
+    OpEntry("lt", "lt"),
+    OpEntry("le", "le"),
+    OpEntry("gt", "gt"),
+    OpEntry("ge", "ge"),
+    OpEntry("fill", lambda lib, x, v: x.clone().fill_(v)),
+    OpEntry("zero", lambda lib, x: x.clone().zero_()),
+]

@@ -1,0 +1,127 @@
+"""Generic op tests driven by the op table: every (op, sample) is compared with PyTorch for
+values, dtypes, shapes, gradients and grad_fn names, and checked against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tapegrad
+from tapegrad.ops import OPS
+
+from .helpers import as_numpy, assert_close, convert_arg, make_arrays, resolve, rng_for, to_lib
+from .op_db import OP_DB
+
+CASES = [(name, index) for name, op in sorted(OPS.items())
+         for index in range(len(op.samples or ()))]
+
+
+def test_inventory():
+    """Every primitive has samples and a PyTorch reference; every reference names a primitive."""
+    missing_entry = sorted(set(OPS) - set(OP_DB))
+    missing_samples = sorted(name for name, op in OPS.items() if not op.samples)
+    unknown = sorted(set(OP_DB) - set(OPS))
+    assert not missing_entry, f"ops without an op_db entry: {missing_entry}"
+    assert not missing_samples, f"ops without samples: {missing_samples}"
+    assert not unknown, f"op_db entries for unknown ops: {unknown}"
+    print(f"\n{len(OPS)} primitives, {len(CASES)} samples")
+
+
+def _run(name: str, index: int, lib, dtype=np.float64, requires_grad: bool = True):
+    op, entry = OPS[name], OP_DB[name]
+    sample = op.samples[index]
+    arrays = make_arrays(sample, rng_for(name, index), dtype)
+    inputs = to_lib(arrays, lib, requires_grad and op.node_class is not None)
+    first_shape = sample.shapes[0] if sample.shapes and sample.shapes[0] is not None else ()
+    state: dict = {}
+    args = [convert_arg(a, lib, first_shape, state) for a in sample.args]
+    kwargs = {k: convert_arg(v, lib, first_shape, state) for k, v in sample.kwargs.items()
+              if not k.startswith("_")}
+    function = resolve(lib, entry.call)
+    return inputs, function(*inputs, *args, **kwargs), (function, args, kwargs)
+
+
+def _outputs(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+@pytest.mark.parametrize("name,index", CASES)
+def test_forward_and_backward_match_torch(name, index):
+    entry = OP_DB[name]
+    ours_inputs, ours, _ = _run(name, index, tapegrad)
+    torch_inputs, theirs, _ = _run(name, index, torch)
+    ours_outputs, their_outputs = _outputs(ours), _outputs(theirs)
+    assert len(ours_outputs) == len(their_outputs)
+    for a, b in zip(ours_outputs, their_outputs):
+        assert_close(a, b, entry.atol, entry.rtol, f"{name}[{index}] forward")
+    # grad_fn names, as PyTorch records them
+    for a, b in zip(ours_outputs, their_outputs):
+        if isinstance(b, torch.Tensor):
+            expected = None if b.grad_fn is None else b.grad_fn.name()
+            actual = None if a.grad_fn is None else a.grad_fn.name()
+            assert actual == expected, f"{name}[{index}]: grad_fn {actual} != {expected}"
+    differentiable = [i for i, b in enumerate(their_outputs)
+                      if isinstance(b, torch.Tensor) and b.requires_grad]
+    sources = [i for i, t in enumerate(torch_inputs)
+               if isinstance(t, torch.Tensor) and t.requires_grad]
+    if not differentiable or not sources:
+        return
+    rng = rng_for(name, index, "cotangent")
+    cotangents = [rng.standard_normal(their_outputs[i].shape) for i in differentiable]
+    their_grads = torch.autograd.grad(
+        [their_outputs[i] for i in differentiable], [torch_inputs[i] for i in sources],
+        [torch.tensor(c) for c in cotangents], allow_unused=True)
+    our_grads = tapegrad.autograd.grad(
+        [ours_outputs[i] for i in differentiable], [ours_inputs[i] for i in sources],
+        [tapegrad.tensor(c) for c in cotangents], allow_unused=True)
+    for position, (a, b) in enumerate(zip(our_grads, their_grads)):
+        if b is None:
+            assert a is None or np.all(as_numpy(a) == 0), f"{name}[{index}] grad {position}"
+            continue
+        assert a is not None, f"{name}[{index}]: no gradient for input {position}"
+        assert_close(a, b, max(entry.atol, 1e-7), max(entry.rtol, 1e-6),
+                     f"{name}[{index}] grad of input {sources[position]}")
+
+
+@pytest.mark.parametrize("name,index", CASES)
+def test_float32_dtype_matches_torch(name, index):
+    _, ours, _ = _run(name, index, tapegrad, np.float32, requires_grad=False)
+    _, theirs, _ = _run(name, index, torch, np.float32, requires_grad=False)
+    for a, b in zip(_outputs(ours), _outputs(theirs)):
+        if isinstance(b, torch.Tensor):
+            assert str(a.dtype) == str(b.dtype)
+            assert tuple(a.shape) == tuple(b.shape)
+            np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-4, atol=1e-5)
+
+
+def _checkable(name, index):
+    op = OPS[name]
+    return op.node_class is not None and any(
+        s is not None for s in op.samples[index].shapes)
+
+
+@pytest.mark.parametrize("name,index", [c for c in CASES if _checkable(*c)])
+def test_gradcheck(name, index):
+    entry = OP_DB[name]
+    if not entry.gradcheck:
+        pytest.skip(entry.skip.get("gradcheck", "derivative is zero almost everywhere"))
+    inputs, _, (function, args, kwargs) = _run(name, index, tapegrad)
+
+    def call(*values):
+        return function(*values, *args, **kwargs)
+
+    assert tapegrad.autograd.gradcheck(call, tuple(inputs), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name,index", [c for c in CASES if _checkable(*c)])
+def test_gradgradcheck(name, index):
+    entry = OP_DB[name]
+    if not entry.gradgradcheck:
+        pytest.skip(entry.skip.get("gradgradcheck", "second derivative not meaningful"))
+    inputs, _, (function, args, kwargs) = _run(name, index, tapegrad)
+
+    def call(*values):
+        return function(*values, *args, **kwargs)
+
+    assert tapegrad.autograd.gradgradcheck(call, tuple(inputs), eps=1e-6, atol=1e-4, rtol=1e-3)
