@@ -1,5 +1,6 @@
-"""torch.nn for tapegrad (Parameter today; modules and functional build on the op table)."""
+"""torch.nn for tapegrad: Parameter, functional, and (growing) modules and init."""
 
+from . import functional
 from .parameter import Parameter
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "functional"]

@@ -1,6 +1,16 @@
 """Every differentiable primitive, grouped by family; importing this registers them all."""
 
-from . import indexing, linalg, pointwise, reduction, shape  # noqa: F401
+from . import (  # noqa: F401 - imported for their registrations
+    activation,
+    indexing,
+    linalg,
+    loss,
+    nn_ops,
+    pointwise,
+    reduction,
+    shape,
+    special,
+)
 from ._registry import FUNCTIONS, METHODS, OPS, install_methods
 
 install_methods()

@@ -1,0 +1,3 @@
+"""activation ops (being filled in)."""
+
+__all__: list[str] = []
