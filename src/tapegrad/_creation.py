@@ -101,10 +101,22 @@ def parse_size(size: Sequence[Any]) -> tuple[int, ...]:
     return tuple(result)
 
 
+def _sizes(shape: tuple, size: Any) -> tuple:
+    """Sizes given positionally (``zeros(2, 3)``) or as ``size=`` (``randn(size=())``)."""
+    if size is not None:
+        if shape:
+            raise TypeError("size given both positionally and as a keyword")
+        return (tuple(size),) if not isinstance(size, int) else (size,)
+    return shape
+
+
 def _finish(array: np.ndarray, requires_grad: bool) -> Tensor:
     tensor = wrap(array)
     if requires_grad:
-        tensor.requires_grad_(True)
+        if array.dtype.kind not in "fc":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        tensor._requires_grad = True
     return tensor
 
 
@@ -191,23 +203,26 @@ def _filled(fill: Any, size: Sequence[Any], dtype: Any, requires_grad: bool,
     return _finish(np.full(shape, fill, dtype=_dtype_or_default(dtype)), requires_grad)
 
 
-def zeros(*size: Any, out: Any = None, dtype: Any = None, layout: Any = None, device: Any = None,
+def zeros(*shape: Any, size: Any = None, out: Any = None, dtype: Any = None,
+          layout: Any = None, device: Any = None,
           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """See torch.zeros."""
-    return _filled(0, size, dtype, requires_grad, device)
+    return _filled(0, _sizes(shape, size), dtype, requires_grad, device)
 
 
-def ones(*size: Any, out: Any = None, dtype: Any = None, layout: Any = None, device: Any = None,
+def ones(*shape: Any, size: Any = None, out: Any = None, dtype: Any = None,
+         layout: Any = None, device: Any = None,
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """See torch.ones."""
-    return _filled(1, size, dtype, requires_grad, device)
+    return _filled(1, _sizes(shape, size), dtype, requires_grad, device)
 
 
-def empty(*size: Any, out: Any = None, dtype: Any = None, layout: Any = None, device: Any = None,
+def empty(*shape: Any, size: Any = None, out: Any = None, dtype: Any = None,
+          layout: Any = None, device: Any = None,
           requires_grad: bool = False, pin_memory: bool = False,
           memory_format: Any = None) -> Tensor:
     """See torch.empty (zero-filled here: uninitialised memory helps nobody learning)."""
-    return _filled(0, size, dtype, requires_grad, device)
+    return _filled(0, _sizes(shape, size), dtype, requires_grad, device)
 
 
 def full(size: Sequence[int], fill_value: Any, *, out: Any = None, dtype: Any = None,
@@ -310,23 +325,25 @@ def zeros_from_meta(meta: tuple) -> Tensor:
 
 
 # --- random ----------------------------------------------------------------------------------
-def rand(*size: Any, generator: Generator | None = None, out: Any = None, dtype: Any = None,
+def rand(*shape: Any, size: Any = None, generator: Generator | None = None,
+          out: Any = None, dtype: Any = None,
          layout: Any = None, device: Any = None, requires_grad: bool = False,
          pin_memory: bool = False) -> Tensor:
     """Uniform on [0, 1); see torch.rand."""
     check_device(device)
     target = _dtype_or_default(dtype)
-    array = _rng(generator).random(parse_size(size)).astype(target)
+    array = _rng(generator).random(parse_size(_sizes(shape, size))).astype(target)
     return _finish(array, requires_grad)
 
 
-def randn(*size: Any, generator: Generator | None = None, out: Any = None, dtype: Any = None,
+def randn(*shape: Any, size: Any = None, generator: Generator | None = None,
+          out: Any = None, dtype: Any = None,
           layout: Any = None, device: Any = None, requires_grad: bool = False,
           pin_memory: bool = False) -> Tensor:
     """Standard normal; see torch.randn."""
     check_device(device)
     target = _dtype_or_default(dtype)
-    array = _rng(generator).standard_normal(parse_size(size)).astype(target)
+    array = _rng(generator).standard_normal(parse_size(_sizes(shape, size))).astype(target)
     return _finish(array, requires_grad)
 
 

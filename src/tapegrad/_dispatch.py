@@ -227,6 +227,9 @@ def write_inplace(target: Tensor, result: Tensor, name: str) -> None:
             original._output_nr = target._output_nr
             original._requires_grad = target._requires_grad
             original._accumulator = target._accumulator
+            original._version_counter = [0]
+            node._saved_versions = [0 if value is target else version
+                                    for value, version in zip(saved, node._saved_versions)]
             node._saved = [original if value is target else value for value in saved]
     if target._base is not None and node is not None:
         from .ops.indexing import rebase_view_history

@@ -67,23 +67,18 @@ class _Formatter:
         python_values = finite.tolist()
         self.int_mode = bool(np.all(finite == np.ceil(finite)))
         precision = OPTIONS.precision
-        if self.int_mode:
-            if largest / smallest > 1000.0 or largest > 1.0e8:
-                self.sci_mode = True
-                for value in python_values:
-                    self.width = max(self.width, len(f"{value:.{precision}e}"))
-            else:
-                for value in python_values:
-                    self.width = max(self.width, len(f"{value:.0f}") + 1)
-        elif largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4:
-            self.sci_mode = True
-            for value in python_values:
-                self.width = max(self.width, len(f"{value:.{precision}e}"))
+        if OPTIONS.sci_mode is None:
+            self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
         else:
-            for value in python_values:
-                self.width = max(self.width, len(f"{value:.{precision}f}"))
-        if OPTIONS.sci_mode is not None:
             self.sci_mode = OPTIONS.sci_mode
+        for value in python_values:
+            if self.sci_mode:
+                text = f"{value:.{precision}e}"
+            elif self.int_mode:
+                text = f"{value:.0f}."  # the trailing dot marks a float tensor
+            else:
+                text = f"{value:.{precision}f}"
+            self.width = max(self.width, len(text))
 
     def format(self, value: Any) -> str:
         precision = OPTIONS.precision

@@ -149,8 +149,7 @@ class Tensor:
                             "require differentiation use var_no_grad = var.detach().")
             raise RuntimeError(message)
         if value and self._data.dtype.kind not in "fc":
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               "gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(value)
 
     @property
