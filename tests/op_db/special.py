@@ -2,4 +2,11 @@
 
 from ._entry import OpEntry
 
-ENTRIES: list[OpEntry] = []
+ENTRIES = [
+    OpEntry("erf", "erf"),
+    OpEntry("erfc", "erfc"),
+    OpEntry("erfinv", "erfinv"),
+    OpEntry("lgamma", "lgamma"),
+    OpEntry("digamma", "digamma"),
+    OpEntry("polygamma", lambda lib, x, n: lib.polygamma(n, x)),
+]
