@@ -10,7 +10,7 @@ $(BIN)/activate:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[demo]"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -21,6 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m tapegrad demo
 
 test: $(VENV)/.installed-test
+	bash tests/browser_setup.sh
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q -n 2 tests
 

@@ -37,6 +37,10 @@ def convert_arg(value: Any, lib: Any, first_shape: tuple, rng_state: dict) -> An
     if isinstance(value, str) and value == "mask":
         mask = rng_state.setdefault("mask", np.random.default_rng(1).random(first_shape) > 0.5)
         return lib.tensor(mask)
+    if isinstance(value, str) and value == "signs":
+        # A constant tensor of -1/+1 in the inputs' float dtype (e.g. margin-loss targets).
+        signs = np.where(np.random.default_rng(2).random(first_shape) > 0.5, 1.0, -1.0)
+        return lib.tensor(signs.astype(rng_state.get("dtype", np.float64)))
     if isinstance(value, np.ndarray):
         return lib.as_tensor(value) if lib is torch else value
     if isinstance(value, tuple):

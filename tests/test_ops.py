@@ -34,7 +34,7 @@ def _run(name: str, index: int, lib, dtype=np.float64, requires_grad: bool = Tru
     arrays = make_arrays(sample, rng_for(name, index), dtype)
     inputs = to_lib(arrays, lib, requires_grad and op.node_class is not None)
     first_shape = sample.shapes[0] if sample.shapes and sample.shapes[0] is not None else ()
-    state: dict = {}
+    state: dict = {"dtype": dtype}
     args = [convert_arg(a, lib, first_shape, state) for a in sample.args]
     kwargs = {k: convert_arg(v, lib, first_shape, state) for k, v in sample.kwargs.items()
               if not k.startswith("_")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -9,7 +11,8 @@ import numpy as np
 from . import _backend
 from ._dtype import DEFAULTS, FROM_NUMPY, result_type, scalar_dtype
 from ._tensor import Tensor, wrap
-from .autograd import anomaly_mode
+from .autograd import _modes, anomaly_mode
+from .autograd._modes import MODES
 from .autograd.grad_mode import STATE
 
 xp = _backend.numpy_namespace
@@ -21,6 +24,8 @@ FLOAT = 2  # like PROMOTE, then integers and bool become the default float (div,
 COMPARE = 3  # inputs promoted, the result is bool (eq, lt, ...)
 
 _ndarray = np.ndarray
+_getframe = sys._getframe
+_creation_site = anomaly_mode.creation_site
 _asarray = np.asarray
 
 
@@ -54,6 +59,8 @@ def _type_error(op: Any, index: int, value: Any) -> TypeError:
 
 def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
     """Run ``op`` on ``inputs`` (tensors, or numbers where the op promotes) and ``params``."""
+    if MODES.active:  # forward-mode AD, vmap or inference mode (autograd/_modes.py)
+        return _modes.handle(op, inputs, params)
     promotion = op.promotion
     requires_grad = False
     if promotion:
@@ -118,9 +125,7 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
             output = output.astype(target)
         result = wrap(output)
         if op.is_view:
-            base = inputs[0]
-            result._base = base._base if base._base is not None else base
-            result._version_counter = base.version_counter()
+            mark_view(result, inputs[0])
         if requires_grad and STATE.enabled and op.node_class is not None:
             record(op, inputs, params, (result,))
         return result
@@ -128,6 +133,49 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
     if requires_grad and STATE.enabled and op.node_class is not None:
         record(op, inputs, params, results)
     return op.wrap_outputs(results) if op.wrap_outputs is not None else results
+
+
+class _ModifiedResults(tuple):
+    """Saved outputs of a node whose memory was since written in place: reading one raises
+    PyTorch's "modified by an inplace operation" error at backward."""
+
+    def __getitem__(self, index: Any) -> Any:
+        from .autograd.graph import modified_message
+
+        tensor, counter, expected = self.modified
+        holder = wrap(tensor)
+        holder.grad_fn = self.node
+        holder._output_nr = index
+        raise RuntimeError(modified_message(holder, counter[0], expected))
+
+
+def _invalidate_saved_results(target: Tensor) -> None:
+    """Nodes that saved an output sharing memory with ``target`` can no longer use it."""
+    root = target._base if target._base is not None else target
+    counter = target.version_counter()
+    for node in {target.grad_fn, root.grad_fn}:
+        saved = getattr(node, "_saved_result", None)
+        if not saved or type(saved) is _ModifiedResults or not isinstance(saved, tuple):
+            continue
+        if any(isinstance(array, np.ndarray) and np.shares_memory(array, target._data)
+               for array in saved):
+            marked = _ModifiedResults(saved)
+            marked.modified = (target._data, counter, counter[0])
+            marked.node = node
+            node._saved_result = marked
+
+
+def mark_view(view: Tensor, base: Tensor) -> None:
+    """Make ``view`` a view of ``base``'s root: shared version counter, and (in grad mode) known
+    to the root, so that an in-place write elsewhere can refresh its history."""
+    root = base._base if base._base is not None else base
+    view._base = root
+    view._version_counter = base.version_counter()
+    if STATE.enabled:
+        views = root.__dict__.get("_views")
+        if views is None:
+            views = root.__dict__["_views"] = weakref.WeakSet()
+        views.add(view)
 
 
 def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
@@ -178,13 +226,22 @@ def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
             result.grad_fn = node
             result._output_nr = index
             result._requires_grad = True
+    if MODES.record_check:  # saved-tensor hooks, or inference tensors exist
+        _modes.check_record(node)
     if anomaly_mode.STATE.enabled:
         node._trace = anomaly_mode.creation_trace()
+    else:  # where the user made the node, named by errors in backward (cheap: see creation_site)
+        try:  # record <- dispatch <- generated function <- its caller (usually the user's line)
+            node._trace = _creation_site(_getframe(3))
+        except ValueError:  # a shallower stack: dispatch called directly from a module
+            node._trace = _creation_site(_getframe(1))
 
 
 def dispatch_inplace(op: Any, target: Tensor, inputs: tuple, params: tuple) -> Tensor:
     """Run ``op`` out of place, write the result into ``target`` and move its history there."""
     check_inplace(target)
+    if MODES.record_check:
+        _modes.before_inplace(target)
     result = dispatch(op, inputs, params)
     if isinstance(result, tuple):
         result = result[0]
@@ -199,6 +256,13 @@ def check_inplace(target: Tensor) -> None:
     if target._requires_grad and target.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
+    name = target.__dict__.get("_multi_output_view")
+    if name is not None and target._requires_grad:
+        raise RuntimeError(
+            f"Output {target._output_nr} of {name} is a view and is being modified inplace. This "
+            "view is the output of a function that returns multiple views. Such functions do not "
+            "allow the output views to be modified inplace. You should replace the inplace "
+            "operation by an out-of-place one.")
     base = target._base
     if base is not None and base._requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
@@ -231,6 +295,9 @@ def write_inplace(target: Tensor, result: Tensor, name: str) -> None:
             node._saved_versions = [0 if value is target else version
                                     for value, version in zip(saved, node._saved_versions)]
             node._saved = [original if value is target else value for value in saved]
+    _invalidate_saved_results(target)
+    if MODES.active:  # forward-mode AD: the target (and its base) take the result's tangent
+        _modes.after_inplace(target, result)
     if target._base is not None and node is not None:
         from .ops.indexing import rebase_view_history
 
@@ -244,3 +311,7 @@ def write_inplace(target: Tensor, result: Tensor, name: str) -> None:
         target.grad_fn = node
         target._output_nr = result._output_nr
         target._requires_grad = True
+        if target.__dict__.get("_views"):
+            from .ops.indexing import refresh_views
+
+            refresh_views(target, None)

@@ -93,6 +93,7 @@ class Tensor:
     _accumulator: AccumulateGrad | None = None
     _retains_grad = False
     _is_param = False
+    _inference = False  # made inside inference_mode (set in the instance dict)
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None) -> None:
@@ -150,6 +151,12 @@ class Tensor:
             raise RuntimeError(message)
         if value and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if value and self._inference:
+            from .autograd.grad_mode import STATE
+
+            if not STATE.inference:
+                raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                                   "InferenceMode is not allowed.")
         self._requires_grad = bool(value)
 
     @property
@@ -364,6 +371,10 @@ class Tensor:
         """Set requires_grad in place (leaves only); see torch.Tensor.requires_grad_."""
         self.requires_grad = requires_grad
         return self
+
+    def is_inference(self) -> bool:
+        """Was this tensor made inside inference_mode; see torch.Tensor.is_inference."""
+        return self._inference
 
     def retain_grad(self) -> None:
         """Keep .grad for this non-leaf tensor after backward."""

@@ -19,6 +19,24 @@ ENTRIES = [
     OpEntry("copy_slices", lambda lib, base, values, positions: _copy_slices(lib, base, values,
                                                                              positions)),
     OpEntry("copy", lambda lib, x, src: x.clone().copy_(src)),
+    OpEntry("as_strided", "as_strided"),
+    OpEntry("gather", "gather"),
+    OpEntry("scatter", lambda lib, x, src, dim, index: lib.scatter(x, dim, index, src)),
+    OpEntry("scatter_value", lambda lib, x, dim, index, value: lib.scatter(x, dim, index,
+                                                                           value=value)),
+    OpEntry("scatter_add", lambda lib, x, src, dim, index: lib.scatter_add(x, dim, index, src)),
+    OpEntry("scatter_reduce", lambda lib, x, src, dim, index, reduce, include_self:
+            lib.scatter_reduce(x, dim, index, src, reduce, include_self=include_self)),
+    OpEntry("index_select", "index_select"),
+    OpEntry("index_add", lambda lib, x, source, dim, index, alpha=1: lib.index_add(
+        x, dim, index, source, alpha=alpha)),
+    OpEntry("index_copy", lambda lib, x, source, dim, index: lib.index_copy(x, dim, index,
+                                                                            source)),
+    OpEntry("index_fill", "index_fill"),
+    OpEntry("masked_select", "masked_select"),
+    OpEntry("masked_scatter", lambda lib, x, source, mask: x.masked_scatter(mask, source)),
+    OpEntry("take", "take"),
+    OpEntry("nonzero", "nonzero"),
 ]
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import graph
+from ._modes import MODES as _MODES
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .engine import execute
 from .grad_mode import (
@@ -132,6 +133,13 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     input_tensors = _as_tuple(inputs)
     if not input_tensors:
         raise RuntimeError("grad requires non-empty inputs.")
+    if _MODES.vmap:  # inside tapegrad.func.vmap: batched tensors need the batching rules
+        from ..func import vmapped_autograd_grad
+
+        return vmapped_autograd_grad(
+            output_tensors, input_tensors, _as_tuple(grad_outputs) if grad_outputs is not None
+            else (None,) * len(output_tensors), retain_graph, create_graph, allow_unused,
+            materialize_grads)
     gradients = _as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(
         output_tensors)
     if retain_graph is None:

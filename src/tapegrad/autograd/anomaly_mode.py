@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
@@ -61,17 +62,69 @@ def creation_trace() -> list[str]:
     return traceback.format_list([f for f in frames if "/tapegrad/" not in f.filename])
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_INTERNAL: dict = {}  # id(code) -> (code, is it tapegrad's own or generated code)
+
+
+def creation_site(frame: Any) -> tuple | None:
+    """(code, instruction offset) of the first frame outside tapegrad, walking up from
+    ``frame`` (the line is looked up only when an error needs it: f_lineno is not free).
+
+    Recorded for every node even without anomaly mode, so that an error in backward can name
+    the user's line: a short walk with a per-code-object cache (no strings, no traceback).
+    """
+    internal = _INTERNAL
+    last = None
+    while frame is not None:
+        code = frame.f_code
+        # Keyed by id: hashing a code object hashes its bytecode. The entry keeps the code
+        # object, so the id cannot be reused while the entry exists.
+        entry = internal.get(id(code))
+        if entry is None:
+            name = code.co_filename
+            entry = internal[id(code)] = (code, name.startswith(_PACKAGE) or name == "<string>")
+        if not entry[1]:
+            return (code, frame.f_lasti)
+        last = frame
+        frame = frame.f_back
+    return None if last is None else (last.f_code, last.f_lasti)
+
+
+def _line_of(code: Any, offset: int) -> int | None:
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return None
+
+
 def annotate(node: Any, error: BaseException) -> None:
     """Attach where the failing node was created to an error raised in its backward."""
-    trace = node._trace
-    if trace and hasattr(error, "add_note"):
-        error.add_note("Traceback of forward call that caused the error:\n" + "".join(trace))
+    trace = getattr(node, "_trace", None)
+    if not trace or not hasattr(error, "add_note"):
+        return
+    if getattr(error, "_tapegrad_annotated", None) is node:
+        return
+    try:
+        error._tapegrad_annotated = node  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    if isinstance(trace, tuple):
+        code, offset = trace
+        line = _line_of(code, offset)
+        error.add_note(f"The failing node {node.name()} was created at {code.co_filename}:{line}"
+                       f", in {code.co_name}. Enable anomaly detection with "
+                       "torch.autograd.set_detect_anomaly(True) for the whole forward traceback.")
+        return
+    error.add_note("Traceback of forward call that caused the error:\n" + "".join(trace))
 
 
 def checked_apply(node: Any, grads: list) -> list:
     try:
         outputs = node.apply(grads)
     except Exception as error:
+        if node._trace and not isinstance(node._trace, tuple):
+            warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that "
+                          "caused the error:\n" + "".join(node._trace), stacklevel=2)
         annotate(node, error)
         raise
     if STATE.check_nan:

@@ -142,9 +142,18 @@ class inference_mode(_DecoratorContextManager):
             STATE.inference = True
         else:
             STATE.inference = False
+        _refresh_modes()
 
     def __exit__(self, *exc: object) -> None:
         STATE.enabled, STATE.inference = self.previous
+        _refresh_modes()
 
     def clone(self) -> inference_mode:
         return self.__class__(self.mode)
+
+
+def _refresh_modes() -> None:
+    # Inference mode marks the tensors it makes, through dispatch's interposition flag.
+    from ._modes import MODES
+
+    MODES.refresh()

@@ -133,6 +133,8 @@ class Node:
         if saved is FREED:
             raise RuntimeError(FREED_MESSAGE)
         value = saved[index]
+        if type(value) is Packed:
+            return value.unpack()
         expected = self._saved_versions[index]
         if expected is not None and value._version_counter[0] != expected:
             raise RuntimeError(modified_message(value, value._version_counter[0], expected))
@@ -144,7 +146,10 @@ class Node:
             raise RuntimeError(FREED_MESSAGE)
         from .._tensor import result_view
 
-        return result_view(self, index, saved[index])
+        value = saved[index]
+        if type(value) is Packed:
+            value = value.unpack()._data
+        return result_view(self, index, value)
 
 
 def modified_message(tensor: Tensor, version: int, expected: int) -> str:
@@ -206,3 +211,114 @@ def accumulate_into(variable: Tensor, grad: Tensor | None) -> None:
     if post:
         for hook in list(post.values()):
             hook(variable)
+
+
+# --- saved-tensor hooks ---------------------------------------------------------------------
+class Packed:
+    """A saved tensor as a pack hook returned it, with the unpack hook to call at backward."""
+
+    __slots__ = ("value", "unpack_hook")
+
+    def __init__(self, value: Any, unpack_hook: Callable) -> None:
+        self.value = value
+        self.unpack_hook = unpack_hook
+
+    def unpack(self) -> Tensor:
+        from .._tensor import Tensor
+
+        result = self.unpack_hook(self.value)
+        if not isinstance(result, Tensor):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(result).__name__}")
+        return result
+
+
+def pack_tensor(tensor: Tensor) -> Any:
+    """Apply the innermost pack hook (if any) to a tensor being saved for backward."""
+    from ._modes import MODES
+
+    if MODES.hooks_disabled is not None:
+        raise RuntimeError(MODES.hooks_disabled)
+    pack, unpack = MODES.saved_hooks[-1]
+    return Packed(pack(tensor), unpack)
+
+
+def pack_saved(node: Node) -> None:
+    """Replace the tensors a node just saved by what the pack hook makes of them."""
+    from .._tensor import Tensor, result_view
+
+    saved = node._saved
+    if saved:
+        node._saved = [pack_tensor(value) if isinstance(value, Tensor) else value
+                       for value in saved]
+    if node._saved_result is not None and node._saved_result is not FREED:
+        node._saved_result = tuple(pack_tensor(result_view(node, index, array))
+                                   for index, array in enumerate(node._saved_result))
+
+
+class saved_tensors_hooks:
+    """Context manager: ``pack_hook(tensor)`` runs when an op saves a tensor for backward,
+    ``unpack_hook(packed)`` when backward needs it back; see torch.autograd.graph
+    .saved_tensors_hooks."""
+
+    def __init__(self, pack_hook: Callable[[Tensor], Any],
+                 unpack_hook: Callable[[Any], Tensor]) -> None:
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self) -> saved_tensors_hooks:
+        from ._modes import MODES
+
+        if MODES.hooks_disabled is not None:
+            raise RuntimeError(MODES.hooks_disabled)
+        MODES.saved_hooks.append((self.pack_hook, self.unpack_hook))
+        MODES.refresh()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from ._modes import MODES
+
+        MODES.saved_hooks.pop()
+        MODES.refresh()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors are packed as CPU copies and moved back at backward; tapegrad tensors are
+    already on the CPU, so this keeps a copy (PyTorch's semantics, no memory saving here)."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        def pack(tensor: Tensor) -> tuple:
+            return (tensor.device, tensor.cpu())
+
+        def unpack(packed: tuple) -> Tensor:
+            device, tensor = packed
+            return tensor.to(device) if hasattr(tensor, "to") else tensor
+
+        super().__init__(pack, unpack)
+
+
+class disable_saved_tensors_hooks:
+    """Context manager: using saved_tensors_hooks inside raises ``error_message``."""
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = error_message
+        self.previous: str | None = None
+
+    def __enter__(self) -> None:
+        from ._modes import MODES
+
+        self.previous = MODES.hooks_disabled
+        MODES.hooks_disabled = self.error_message
+
+    def __exit__(self, *exc: object) -> None:
+        from ._modes import MODES
+
+        MODES.hooks_disabled = self.previous
+
+
+def get_gradient_edge(tensor: Tensor) -> tuple:
+    """The (node, output_nr) a gradient for ``tensor`` flows into; see
+    torch.autograd.graph.get_gradient_edge."""
+    if tensor.grad_fn is None:
+        return (tensor.grad_accumulator(), 0)
+    return (tensor.grad_fn, tensor._output_nr)

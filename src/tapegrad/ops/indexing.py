@@ -106,6 +106,8 @@ def _to_index_array(value):
         array = np.asarray(value)
     if array.dtype.kind not in "iub":
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if array.dtype == np.uint8:  # a byte tensor indexes as a mask, as in PyTorch
+        array = array.astype(bool)
     return array
 
 
@@ -116,18 +118,65 @@ def _is_advanced(item) -> bool:
     return isinstance(item, (list, np.ndarray)) or type(item) is bool
 
 
+def _dims_used(item) -> int:
+    """How many dims of the indexed tensor an index item consumes."""
+    if item is None or item is Ellipsis or type(item) is bool:
+        return 0
+    if _is_advanced(item):
+        array = _to_index_array(item)
+        return array.ndim if array.dtype == np.bool_ else 1
+    return 1
+
+
+def _split_key(key: tuple, ndim: int) -> tuple[tuple, tuple]:
+    """Split a key holding advanced indices into the basic part PyTorch applies first (ints
+    select, slices slice, None unsqueezes) and the advanced part applied to that view (with
+    ':' in place of the kept dims). Applying ints first is where PyTorch and NumPy differ:
+    ``x[0, :, [0, 1]]`` has shape (n1, 2) in PyTorch."""
+    used = builtins_sum(_dims_used(item) for item in key)
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if builtins_sum(1 for item in key if item is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    basic: list = []
+    advanced: list = []
+    for item in key:
+        if item is Ellipsis:
+            basic += [slice(None)] * (ndim - used)
+            advanced += [slice(None)] * (ndim - used)
+        elif _is_advanced(item):
+            basic += [slice(None)] * _dims_used(item)
+            advanced.append(_to_index_array(item) if type(item) is not bool else item)
+        elif item is None or isinstance(item, slice):
+            basic.append(item)
+            advanced.append(slice(None))
+        else:
+            basic.append(item)  # an int: selected away, nothing left for the advanced part
+    return tuple(basic), tuple(advanced)
+
+
+def _is_trivial(key: tuple) -> bool:
+    return all(isinstance(item, slice) and item == slice(None) for item in key)
+
+
 def getitem(input, key):
     """``input[key]`` with PyTorch's semantics and node names (Select/Slice/Unsqueeze/Index)."""
     if not isinstance(key, tuple):
         key = (key,)
     if any(_is_advanced(item) for item in key):
-        numpy_key = tuple(_to_index_array(item) if _is_advanced(item) else
-                          int(item) if isinstance(item, (np.integer,)) else item for item in key)
-        return index_op.function(input, numpy_key)
-    specified = sum(1 for item in key if item is not None and item is not Ellipsis)
+        key = tuple(int(item) if isinstance(item, (np.integer,)) or (
+            isinstance(item, Tensor) and not _is_advanced(item)) else item for item in key)
+        basic, advanced = _split_key(key, input.ndim)
+        view = input if _is_trivial(basic) else _basic_getitem(input, basic)
+        return index_op.function(view, advanced)
+    return _basic_getitem(input, key)
+
+
+def _basic_getitem(input, key):
+    specified = builtins_sum(1 for item in key if item is not None and item is not Ellipsis)
     if specified > input.ndim:
         raise IndexError(f"too many indices for tensor of dimension {input.ndim}")
-    if sum(1 for item in key if item is Ellipsis) > 1:
+    if builtins_sum(1 for item in key if item is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     key = tuple(int(item) if isinstance(item, Tensor) else item for item in key)
     result = input
@@ -159,6 +208,9 @@ def getitem(input, key):
             return slice_op.function(input, 0, 0, input.shape[0], 1)
         return alias_op.function(input)
     return result
+
+
+builtins_sum = sum
 
 
 def _alias(xp, input):
@@ -208,17 +260,24 @@ def setitem(input, key, value) -> None:
     to ``value``."""
     from .._dispatch import check_inplace, write_inplace
 
-    check_inplace(input)
     if isinstance(value, Tensor) and value._data.dtype != input._data.dtype:
         value = value.to(input.dtype)
     if not isinstance(value, Tensor):
         value = wrap(np.asarray(value, dtype=input._data.dtype))
-    if not any(_is_advanced(item) for item in (key if isinstance(key, tuple) else (key,))):
+    key = key if isinstance(key, tuple) else (key,)
+    if not any(_is_advanced(item) for item in key):
         # Basic indexing: write through the view, as PyTorch does (the base records CopySlices).
         getitem(input, key).copy_(value)
         return
-    numpy_key = _numpy_key(key)
-    result = index_put_op.function(input, value, numpy_key)
+    check_inplace(input)
+    key = tuple(int(item) if isinstance(item, (np.integer,)) or (
+        isinstance(item, Tensor) and not _is_advanced(item)) else item for item in key)
+    basic, advanced = _split_key(key, input.ndim)
+    if not _is_trivial(basic):
+        # Ints and slices first (a view), then the advanced part written into that view.
+        setitem(_basic_getitem(input, basic), advanced, value)
+        return
+    result = index_put_op.function(input, value, advanced)
     write_inplace(input, result, "index_put")
 
 
@@ -279,22 +338,16 @@ copy_slices_op = defop(
 
 def rebase_view_history(view: Tensor, result: Tensor) -> None:
     """After an in-place op on ``view`` gave ``result``: the base's history becomes a
-    CopySlices of its old history and ``result``; the view's becomes a selection of that."""
+    CopySlices of its old history and ``result``; the view's (and every other live view's)
+    history is read out of that, as PyTorch does."""
     base = view._base
     positions = view_positions(view._data, base._data)
-    old_base = wrap(base._data)  # its values are not needed: only its history is
-    old_base.grad_fn = base.grad_fn
-    old_base._output_nr = base._output_nr
-    old_base._requires_grad = base._requires_grad
-    old_base._accumulator = base._accumulator
-    new_base = copy_slices_op.function(old_base, result, positions)
+    new_base = copy_slices_op.function(_history_of(base), result, positions)
     base.grad_fn = new_base.grad_fn
     base._output_nr = 0
     base._requires_grad = True
-    selection = index_op.function(new_base.reshape(-1), (positions,))
-    view.grad_fn = selection.grad_fn
-    view._output_nr = 0
-    view._requires_grad = True
+    regenerate_view_history(view, base)
+    refresh_views(base, view)
 
 
 public(methods=("__getitem__",), function=False)(getitem)
@@ -310,3 +363,682 @@ copy_op = defop(_copy, name="copy", node="CopyBackwards", inputs=2, function=Fal
                 inplace="copy_", grads={"input": lambda grad: grad * 0,
                                         "src": lambda grad: grad},
                 samples=[samples.Sample(((3, 4), (4,)))])
+
+
+# --- regenerated view histories (as_strided) -------------------------------------------------
+def _strided_positions(size, stride, storage_offset):
+    positions = np.full(tuple(size), storage_offset, dtype=np.int64)
+    for axis, (count, step) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[axis] = count
+        positions = positions + (np.arange(count, dtype=np.int64) * step).reshape(shape)
+    return positions
+
+
+def _as_strided(xp, input, size, stride, storage_offset=0):
+    size, stride = tuple(size), tuple(stride)
+    positions = _strided_positions(size, stride, storage_offset)
+    needed = int(positions.max()) + 1 if positions.size else 0
+    if needed > input.size:
+        raise RuntimeError(
+            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset "
+            f"{storage_offset}, and itemsize {input.itemsize} requiring a storage size of "
+            f"{needed * input.itemsize} are out of bounds for storage of size "
+            f"{input.size * input.itemsize}")
+    if input.flags.c_contiguous:
+        flat = input.reshape(-1)[storage_offset:]
+        return xp.lib.stride_tricks.as_strided(
+            flat, size, tuple(s * input.itemsize for s in stride), writeable=flat.flags.writeable)
+    return input.reshape(-1)[positions]  # only for regenerated histories: values unused
+
+
+def _as_strided_backward(grad, input_shape, size, stride, storage_offset):
+    positions = _strided_positions(tuple(size), tuple(stride), storage_offset)
+    key = np.unravel_index(positions, tuple(input_shape)) if len(input_shape) else ()
+    return index_backward_op.function(grad, tuple(input_shape), key)
+
+
+as_strided_op = defop(
+    _as_strided, name="as_strided", node="AsStridedBackward0", kind="linear", view=True,
+    function=False, grads={"input": _as_strided_backward},
+    samples=[samples.Sample(((4, 3),), args=((4,), (3,), 1)),
+             samples.Sample(((3, 3),), args=((2, 2), (1, 2), 0))])
+
+
+@public(methods=("as_strided",))
+def as_strided(input, size, stride, storage_offset=0):
+    """A view with the given sizes and strides over ``input``'s elements in row-major order
+    (its storage, when contiguous); see torch.as_strided."""
+    from .shape import contiguous
+
+    return as_strided_op.function(contiguous(input), tuple(size), tuple(stride),
+                                  int(storage_offset or 0))
+
+
+def _history_of(root: Tensor) -> Tensor:
+    """A tensor over ``root``'s data carrying ``root``'s current history (to build nodes on)."""
+    holder = wrap(root._data)
+    holder.grad_fn = root.grad_fn
+    holder._output_nr = root._output_nr
+    holder._requires_grad = root._requires_grad
+    if root.grad_fn is None and root._requires_grad:
+        holder._accumulator = root.grad_accumulator()  # edges must reach root's own sink
+    return holder
+
+
+def regenerate_view_history(view: Tensor, root: Tensor) -> None:
+    """Give ``view`` a fresh node reading it out of ``root``'s current history (PyTorch's
+    AsStridedBackward0), so that a write elsewhere in the base is seen by its gradient."""
+    positions = view_positions(view._data, root._data)
+    size = tuple(view._data.shape)
+    if positions.size:
+        offset = int(positions.reshape(-1)[0])
+        stride = tuple(int(positions[(0,) * axis + (1,) + (0,) * (len(size) - axis - 1)])
+                       - offset if count > 1 else 0 for axis, count in enumerate(size))
+    else:
+        offset, stride = 0, (0,) * len(size)
+    from ..autograd.grad_mode import enable_grad
+
+    with enable_grad():
+        node = as_strided_op.function(_history_of(root), size, stride, offset).grad_fn
+    view.grad_fn = node
+    view._output_nr = 0
+    view._requires_grad = True
+
+
+def refresh_views(root: Tensor, written: Tensor | None) -> None:
+    """After ``root``'s history changed in place, every other live view of it gets a history
+    read from the new one (instead of a stale node that would give a wrong gradient)."""
+    views = root.__dict__.get("_views")
+    if not views or not root._requires_grad:
+        return
+    for other in list(views):
+        if other is written or other._base is not root:
+            continue
+        if not np.shares_memory(other._data, root._data):
+            continue
+        regenerate_view_history(other, root)
+
+
+# --- gather / scatter --------------------------------------------------------------------------
+def _check_index(name, input, index, dim):
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input "
+                           "tensor")
+    size = input.shape[dim] if input.ndim else 1
+    if index.size and (index.max() >= size or index.min() < -size):
+        bad = int(index.max()) if index.max() >= size else int(index.min())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
+def _full_index(xp, index, dim):
+    """Advanced-index arrays addressing ``out[i0, .., index[i], .., in]`` for every i."""
+    if index.ndim == 0:
+        return (index,)
+    grids = list(xp.indices(index.shape, sparse=True))
+    grids[dim] = index
+    return tuple(grids)
+
+
+def _dim(dim, input):
+    return normalize_dim(dim, input.ndim) if input.ndim else 0
+
+
+def _gather(xp, input, dim, index, *, sparse_grad=False):
+    dim = _dim(dim, input)
+    _check_index("gather", input, index, dim)
+    if input.ndim == 0:
+        return input.reshape(index.shape).copy() if index.ndim == 0 else input.reshape(1)[index]
+    return input[_full_index(xp, index, dim)]
+
+
+gather_op = defop(
+    _gather, name="gather", node="GatherBackward0", kind="linear", methods=("gather",),
+    array_params=True,
+    grads={"input": lambda grad, input_shape, dim, index: zeros_of(input_shape, grad).scatter_add(
+        dim, index, grad)},
+    samples=[samples.Sample(((3, 4),), args=(1, np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]))),
+             samples.Sample(((3, 4),), args=(0, np.array([[0, 2, 2, 1]])))])
+
+
+def zeros_of(shape, like):
+    from .._creation import zeros
+
+    return zeros(tuple(shape), dtype=like.dtype)
+
+
+def _src_part(xp, src, index):
+    if src.ndim == 0:
+        return src
+    return src[tuple(slice(0, size) for size in index.shape)]
+
+
+def _grad_for_src(grad_index, src_shape):
+    """A gradient of the index's shape, zero-extended to the source's shape."""
+    if tuple(grad_index.shape) == tuple(src_shape):
+        return grad_index
+    if len(src_shape) == 0:
+        return grad_index.sum()
+    from .shape import constant_pad_op
+
+    pads = []
+    for have, want in zip(reversed(tuple(grad_index.shape)), reversed(tuple(src_shape))):
+        pads += [0, want - have]
+    return constant_pad_op.function(grad_index, tuple(pads))
+
+
+_UFUNCS = {"add": "add", "multiply": "multiply", "sum": "add", "prod": "multiply",
+           "amax": "maximum", "amin": "minimum"}
+
+
+def _scatter(xp, input, src, dim, index, reduce=None):
+    dim = _dim(dim, input)
+    _check_index("scatter", input, index, dim)
+    output = input.copy()
+    target = output.reshape(1) if output.ndim == 0 else output
+    values = _src_part(xp, src, index)
+    key = _full_index(xp, index, dim)
+    if reduce is None:
+        target[key] = values
+    else:
+        getattr(xp, _UFUNCS[reduce]).at(target, key, values)
+    return output
+
+
+scatter_op = defop(
+    _scatter, name="scatter", node="ScatterBackward0", inputs=2, array_params=True,
+    function=False,
+    grads={"input": lambda grad, dim, index: grad.scatter(dim, index, 0.0),
+           "src": lambda grad, src_shape, dim, index: _grad_for_src(grad.gather(dim, index),
+                                                                     src_shape)},
+    samples=[samples.Sample(((3, 4), (3, 2)), args=(1, np.array([[0, 3], [1, 2], [2, 0]]))),
+             samples.Sample(((3, 4), (2, 4)), args=(0, np.array([[0, 2, 1, 0], [1, 0, 2, 2]])))])
+
+
+def _scatter_value(xp, input, dim, index, value, reduce=None):
+    return _scatter(xp, input, xp.asarray(value, dtype=input.dtype), dim, index, reduce)
+
+
+scatter_value_op = defop(
+    _scatter_value, name="scatter_value", node="ScatterBackward1", array_params=True,
+    function=False, grads={"input": lambda grad, dim, index: grad.scatter(dim, index, 0.0)},
+    samples=[samples.Sample(((3, 4),), args=(1, np.array([[0, 3], [1, 2], [2, 0]]), 1.5))])
+
+
+def _dispatch_inplace(op, target, inputs, params):
+    from .._dispatch import dispatch_inplace
+
+    return dispatch_inplace(op, target, inputs, params)
+
+
+def _scatter_call(input, dim, index, src, value, reduce, inplace):
+    if reduce is not None and reduce not in ("add", "multiply"):
+        raise RuntimeError("reduce argument must be either add or multiply.")
+    if isinstance(src, Tensor):
+        op, inputs, params = scatter_op, (input, src), (dim, index, reduce)
+    else:
+        fill = value if src is None else src
+        if isinstance(fill, Tensor):
+            fill = fill.item()
+        op, inputs, params = scatter_value_op, (input,), (dim, index, fill, reduce)
+    if inplace:
+        return _dispatch_inplace(op, input, inputs, params)
+    return op.function(*inputs, *params)
+
+
+@public(methods=("scatter",))
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``; see
+    torch.scatter."""
+    return _scatter_call(input, dim, index, src, value, reduce, False)
+
+
+@public(methods=("scatter_",), function=False)
+def scatter_(input, dim, index, src=None, value=None, *, reduce=None):
+    """In-place scatter; see torch.Tensor.scatter_."""
+    return _scatter_call(input, dim, index, src, value, reduce, True)
+
+
+def _scatter_add(xp, input, src, dim, index):
+    return _scatter(xp, input, src, dim, index, "add")
+
+
+scatter_add_op = defop(
+    _scatter_add, name="scatter_add", node="ScatterAddBackward0", inputs=2, array_params=True,
+    function=False, kind="linear",
+    grads={"input": lambda grad: grad,
+           "src": lambda grad, src_shape, dim, index: _grad_for_src(grad.gather(dim, index),
+                                                                     src_shape)},
+    samples=[samples.Sample(((3, 4), (3, 3)), args=(1, np.array([[0, 3, 3], [1, 1, 0],
+                                                                  [2, 0, 2]]))),
+             samples.Sample(((2, 3), (4, 3)), args=(0, np.array([[0, 1, 1], [1, 0, 1],
+                                                                  [0, 0, 0], [1, 1, 0]])))])
+
+
+@public(methods=("scatter_add",))
+def scatter_add(input, dim, index, src):
+    """``input`` plus ``src`` summed into the positions ``index`` names; see torch.scatter_add."""
+    return scatter_add_op.function(input, src, dim, index)
+
+
+@public(methods=("scatter_add_",), function=False)
+def scatter_add_(input, dim, index, src):
+    return _dispatch_inplace(scatter_add_op, input, (input, src), (dim, index))
+
+
+_REDUCE_IDENTITY = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}
+
+
+def _touched(input_shape, dim, index):
+    """Which input positions receive at least one scattered element."""
+    mask = np.zeros(tuple(input_shape) or (1,), dtype=bool)
+    mask[_full_index(np, np.asarray(index), dim)] = True
+    return mask.reshape(tuple(input_shape))
+
+
+def _scatter_counts(input_shape, dim, index):
+    counts = np.zeros(tuple(input_shape) or (1,), dtype=np.int64)
+    np.add.at(counts, _full_index(np, np.asarray(index), dim), 1)
+    return counts.reshape(tuple(input_shape))
+
+
+def _scatter_reduce(xp, input, src, dim, index, reduce, include_self=True):
+    if reduce not in _REDUCE_IDENTITY:
+        raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    dim = _dim(dim, input)
+    _check_index("scatter_reduce", input, index, dim)
+    output = input.copy()
+    touched = _touched(input.shape, dim, index)
+    if not include_self:
+        identity = _REDUCE_IDENTITY[reduce]
+        if input.dtype.kind not in "fc" and identity in (np.inf, -np.inf):
+            info = xp.iinfo(input.dtype) if input.dtype.kind in "iu" else None
+            identity = (info.min if identity < 0 else info.max) if info else identity
+        output[touched] = identity
+    target = output.reshape(1) if output.ndim == 0 else output
+    ufunc = "add" if reduce == "mean" else _UFUNCS[reduce]
+    getattr(xp, ufunc).at(target, _full_index(xp, index, dim), _src_part(xp, src, index))
+    if reduce == "mean":
+        counts = _scatter_counts(input.shape, dim, index) + (1 if include_self else 0)
+        counts = xp.maximum(counts, 1)
+        if output.dtype.kind in "fc":
+            output = output / counts
+        else:
+            output = output // counts
+    return output.astype(input.dtype, copy=False)
+
+
+def _scatter_reduce_backward(grad, input, src, result, dim, index, reduce, include_self):
+    dim = _dim(dim, input)
+    shape = tuple(input.shape)
+    touched = wrap(_touched(shape, dim, _array(index)))
+    src_part = src if src.ndim == 0 else src[tuple(slice(0, s) for s in _array(index).shape)]
+    if reduce == "sum":
+        grad_input = grad if include_self else grad.masked_fill(touched, 0)
+        grad_src = grad.gather(dim, index)
+    elif reduce == "mean":
+        counts = _scatter_counts(shape, dim, _array(index)) + (1 if include_self else 0)
+        scaled = grad / wrap(np.maximum(counts, 1).astype(grad._data.dtype))
+        grad_input = scaled if include_self else scaled.masked_fill(touched, 0)
+        grad_src = scaled.gather(dim, index)
+    elif reduce == "prod":
+        grad_input, grad_src = _scatter_prod_backward(grad, input, src_part, dim, index,
+                                                      include_self, touched)
+    else:
+        # amax/amin: the gradient is shared evenly by every element equal to the result. As
+        # PyTorch does, the input's own value counts as a tie even when include_self=False
+        # (it then gets no share itself); checked against torch in tests/test_indexing.py.
+        result_at_src = result.gather(dim, index)
+        src_ties = (src_part == result_at_src).to(grad.dtype)
+        self_ties = (input == result).to(grad.dtype)
+        counts = self_ties.scatter_add(dim, index, src_ties)
+        share = grad / counts.masked_fill(counts == 0, 1)
+        # Untouched positions keep their value: there self_ties is 1 and the count 1.
+        grad_input = share * self_ties
+        if not include_self:
+            grad_input = grad_input.masked_fill(touched, 0)
+        grad_src = share.gather(dim, index) * src_ties
+    return grad_input, _grad_for_src(grad_src, tuple(src.shape))
+
+
+def _array(value):
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _scatter_prod_backward(grad, input, src, dim, index, include_self, touched):
+    """Product of the other contributors to each slot, exact when some of them are zero:
+    (product of the non-zero ones) / value, or that product alone for the single zero."""
+    src_zero = src == 0
+    self_zero = input == 0
+    self_value = input.masked_fill(self_zero, 1)
+    if not include_self:
+        self_value = self_value.masked_fill(touched, 1)
+        self_zero = self_zero & ~touched
+    nonzero_product = self_value.scatter_reduce(dim, index, src.masked_fill(src_zero, 1), "prod")
+    zeros = self_zero.to(grad.dtype).scatter_add(dim, index, src_zero.to(grad.dtype))
+
+    def others(value, zero, product, zero_count):
+        alone = product * (zero_count == 1).to(grad.dtype)
+        rest = product * (zero_count == 0).to(grad.dtype) / value.masked_fill(zero, 1)
+        return alone.masked_fill(~zero, 0) + rest.masked_fill(zero, 0)
+
+    if include_self:
+        grad_input = grad * others(input, input == 0, nonzero_product, zeros)
+    else:
+        grad_input = grad.masked_fill(touched, 0)  # untouched positions pass through
+    grad_src = grad.gather(dim, index) * others(src, src_zero, nonzero_product.gather(dim, index),
+                                                zeros.gather(dim, index))
+    return grad_input, grad_src
+
+
+_REDUCE_INDEX = np.array([[0, 3, 3], [1, 1, 0], [2, 0, 2]])
+scatter_reduce_op = defop(
+    _scatter_reduce, name="scatter_reduce", node="ScatterReduceBackward0", inputs=2,
+    array_params=True, function=False, backward=_scatter_reduce_backward,
+    samples=[samples.Sample(((3, 4), (3, 3)), args=(1, _REDUCE_INDEX, reduce, include_self))
+             for reduce in ("sum", "prod", "mean", "amax", "amin")
+             for include_self in (True, False)])
+
+
+@public(methods=("scatter_reduce",))
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """Reduce ``src`` into ``input`` at ``index`` (sum, prod, mean, amax, amin); see
+    torch.scatter_reduce."""
+    return scatter_reduce_op.function(input, src, dim, index, reduce, include_self)
+
+
+@public(methods=("scatter_reduce_",), function=False)
+def scatter_reduce_(input, dim, index, src, reduce, *, include_self=True):
+    return _dispatch_inplace(scatter_reduce_op, input, (input, src),
+                             (dim, index, reduce, include_self))
+
+
+# --- index_select / index_add / index_copy / index_fill --------------------------------------
+def _check_vector_index(name, index):
+    if index.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector")
+    if index.dtype.kind not in "iu":
+        raise IndexError(f"{name}(): Expected dtype int32/int64 for index")
+
+
+def _index_key(input, dim, index):
+    return (slice(None),) * dim + (index.reshape(-1),)
+
+
+def _index_select(xp, input, dim, index):
+    _check_vector_index("index_select", index)
+    dim = _dim(dim, input)
+    size = input.shape[dim] if input.ndim else 1
+    if index.size and (index.max() >= size or index.min() < -size):
+        raise IndexError("index out of range in self")
+    if input.ndim == 0:
+        return input.reshape(1)[index.reshape(-1)].reshape(index.shape)
+    return xp.take(input, index.reshape(-1), axis=dim)
+
+
+index_select_op = defop(
+    _index_select, name="index_select", node="IndexSelectBackward0", kind="linear",
+    array_params=True, methods=("index_select",),
+    grads={"input": lambda grad, input_shape, dim, index: zeros_of(input_shape, grad).index_add(
+        dim, index, grad)},
+    samples=[samples.Sample(((4, 3),), args=(0, np.array([0, 2, 2]))),
+             samples.Sample(((3, 4),), args=(1, np.array([3, 0])))])
+
+
+def _index_add(xp, input, source, dim, index, alpha=1):
+    _check_vector_index("index_add", index)
+    _check_same_dtype("index_add_", input, source)
+    dim = _dim(dim, input)
+    output = input.copy()
+    values = source if alpha == 1 else source * alpha
+    if output.ndim == 0:
+        xp.add.at(output.reshape(1), index.reshape(-1), xp.reshape(values, -1))
+    else:
+        xp.add.at(output, _index_key(output, dim, index), values)
+    return output.astype(input.dtype, copy=False)
+
+
+index_add_op = defop(
+    _index_add, name="index_add", node="IndexAddBackward0", inputs=2,
+    array_params=True, function=False, kind="linear",
+    grads={"input": lambda grad: grad,
+           "source": lambda grad, source_shape, dim, index, alpha: (
+               grad.index_select(dim, index) * alpha).reshape(source_shape)},
+    samples=[samples.Sample(((4, 3), (3, 3)), args=(0, np.array([0, 2, 2]))),
+             samples.Sample(((3, 4), (3, 2)), args=(1, np.array([3, 0]), 2.0))])
+
+
+@public(methods=("index_add",))
+def index_add(input, dim, index, source, *, alpha=1):
+    """``input`` with ``alpha * source`` added at ``index`` along ``dim``; see torch.index_add."""
+    return index_add_op.function(input, source, dim, index, alpha)
+
+
+@public(methods=("index_add_",), function=False)
+def index_add_(input, dim, index, source, *, alpha=1):
+    return _dispatch_inplace(index_add_op, input, (input, source), (dim, index, alpha))
+
+
+def _check_same_dtype(name, input, source):
+    if input.dtype != source.dtype:
+        from .._dtype import FROM_NUMPY
+
+        names = [FROM_NUMPY[a.dtype].name for a in (input, source)]
+        legacy = {"float64": "Double", "float32": "Float", "int64": "Long", "int32": "Int",
+                  "bool": "Bool", "float16": "Half"}
+        raise RuntimeError(f"{name}(): self ({legacy.get(names[0], names[0])}) and source "
+                           f"({legacy.get(names[1], names[1])}) must have the same scalar type")
+
+
+def _index_copy(xp, input, source, dim, index):
+    _check_vector_index("index_copy", index)
+    dim = _dim(dim, input)
+    output = input.copy()
+    if output.ndim == 0:
+        output.reshape(1)[index.reshape(-1)] = xp.reshape(source, -1)
+    else:
+        output[_index_key(output, dim, index)] = source
+    return output
+
+
+index_copy_op = defop(
+    _index_copy, name="index_copy", node="IndexCopyBackward0", inputs=2, array_params=True,
+    function=False, kind="linear",
+    grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0),
+           "source": lambda grad, source_shape, dim, index: grad.index_select(
+               dim, index).reshape(source_shape)},
+    samples=[samples.Sample(((4, 3), (2, 3)), args=(0, np.array([3, 1]))),
+             samples.Sample(((3, 4), (3, 2)), args=(1, np.array([0, 2])))])
+
+
+@public(methods=("index_copy",))
+def index_copy(input, dim, index, source):
+    """``input`` with the slices at ``index`` replaced by ``source``; see torch.index_copy."""
+    return index_copy_op.function(input, source, dim, index)
+
+
+@public(methods=("index_copy_",), function=False)
+def index_copy_(input, dim, index, source):
+    return _dispatch_inplace(index_copy_op, input, (input, source), (dim, index))
+
+
+def _index_fill(xp, input, dim, index, value):
+    _check_vector_index("index_fill", index)
+    dim = _dim(dim, input)
+    output = input.copy()
+    if output.ndim == 0:
+        output.reshape(1)[index.reshape(-1)] = value
+    else:
+        output[_index_key(output, dim, index)] = value
+    return output
+
+
+index_fill_op = defop(
+    _index_fill, name="index_fill", node="IndexFillBackward0", array_params=True,
+    function=False, grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0)},
+    samples=[samples.Sample(((4, 3),), args=(0, np.array([3, 1]), 1.5)),
+             samples.Sample(((3, 4),), args=(-1, np.array([0]), -2.0))])
+
+
+def _fill_value(value):
+    if isinstance(value, Tensor):
+        if value._requires_grad:
+            raise NotImplementedError("index_fill with a value tensor that requires grad "
+                                      "(IndexFillBackward1) is not supported")
+        return value.item()
+    return value
+
+
+@public(methods=("index_fill",))
+def index_fill(input, dim, index, value):
+    """``input`` with the slices at ``index`` set to ``value``; see torch.index_fill."""
+    return index_fill_op.function(input, dim, index, _fill_value(value))
+
+
+@public(methods=("index_fill_",), function=False)
+def index_fill_(input, dim, index, value):
+    return _dispatch_inplace(index_fill_op, input, (input,), (dim, index, _fill_value(value)))
+
+
+# --- masked_select / masked_scatter / take / take_along_dim / nonzero -------------------------
+def _check_mask(name, mask):
+    if mask.dtype != np.bool_:
+        raise RuntimeError(f"{name}: expected BoolTensor for mask")
+
+
+def _masked_select(xp, input, mask):
+    _check_mask("masked_select", mask)
+    shape = xp.broadcast_shapes(input.shape, mask.shape)
+    return xp.broadcast_to(input, shape)[xp.broadcast_to(mask, shape)]
+
+
+def _masked_select_backward(grad, input_shape, mask):
+    shape = np.broadcast_shapes(tuple(input_shape), mask.shape)
+    return zeros_of(shape, grad).masked_scatter(mask, grad)
+
+
+masked_select_op = defop(
+    _masked_select, name="masked_select", node="MaskedSelectBackward0", kind="linear",
+    array_params=True, methods=("masked_select",),
+    grads={"input": lambda grad, input_shape, mask: _masked_select_backward(
+        grad, input_shape, _array(mask))},
+    samples=[samples.Sample(((3, 4),), args=("mask",))])
+
+
+def _masked_scatter(xp, input, source, mask):
+    _check_mask("masked_scatter_", mask)
+    mask = xp.broadcast_to(mask, input.shape)
+    count = int(mask.sum())
+    if source.size < count:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    output = input.copy()
+    output[mask] = source.reshape(-1)[:count]
+    return output
+
+
+def _masked_scatter_source_rule(grad, source_shape, mask):
+    from .shape import constant_pad_op
+
+    selected = grad.masked_select(mask)
+    numel = 1
+    for size in source_shape:
+        numel *= size
+    return constant_pad_op.function(selected, (0, numel - selected.numel())).reshape(
+        tuple(source_shape))
+
+
+masked_scatter_op = defop(
+    _masked_scatter, name="masked_scatter", node="MaskedScatterBackward0", inputs=2,
+    array_params=True, function=False, kind="linear",
+    grads={"input": lambda grad, mask: grad.masked_fill(mask, 0),
+           "source": _masked_scatter_source_rule},
+    samples=[samples.Sample(((3, 4), (4, 4)), args=("mask",))])
+
+
+@public(methods=("masked_scatter",))
+def masked_scatter(input, mask, source):
+    """``input`` with ``source``'s elements written, in order, where ``mask`` is true; see
+    torch.masked_scatter."""
+    return masked_scatter_op.function(input, source, mask)
+
+
+@public(methods=("masked_scatter_",), function=False)
+def masked_scatter_(input, mask, source):
+    return _dispatch_inplace(masked_scatter_op, input, (input, source), (mask,))
+
+
+def _take(xp, input, index):
+    if index.dtype.kind not in "iu":
+        raise RuntimeError("take(): Expected a long tensor for index, but got " + str(index.dtype))
+    flat = input.reshape(-1)
+    if index.size and (index.max() >= flat.size or index.min() < -flat.size):
+        bad = int(index.max()) if index.max() >= flat.size else int(index.min())
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {flat.size} "
+                         f"elements.")
+    return flat[index]
+
+
+def _take_backward(grad, input_shape, index):
+    numel = 1
+    for size in input_shape:
+        numel *= size
+    return index_backward_op.function(grad, (numel,), (_array(index),)).reshape(
+        tuple(input_shape))
+
+
+take_op = defop(_take, name="take", node="TakeBackward0", kind="linear", array_params=True,
+                methods=("take",), grads={"input": _take_backward},
+                samples=[samples.Sample(((3, 4),), args=(np.array([[0, 5], [11, 5]]),)),
+                         samples.Sample(((5,),), args=(np.array([-1, 2]),))])
+
+
+@public(methods=("take_along_dim",))
+def take_along_dim(input, indices, dim=None):
+    """Values at ``indices`` along ``dim`` (of the flattened tensor without); see
+    torch.take_along_dim."""
+    if dim is None:
+        return gather_op.function(input.reshape(-1), 0, indices.reshape(-1))
+    from .shape import broadcast_shapes, expand
+
+    dim = normalize_dim(dim, input.ndim)
+    input_shape, index_shape = list(input.shape), list(indices.shape)
+    input_shape[dim] = index_shape[dim] = 1
+    common = list(broadcast_shapes(tuple(input_shape), tuple(index_shape)))
+    target_input, target_index = list(common), list(common)
+    target_input[dim], target_index[dim] = input.shape[dim], indices.shape[dim]
+    if tuple(input.shape) != tuple(target_input):
+        input = expand(input, tuple(target_input))
+    if tuple(indices.shape) != tuple(target_index):
+        indices = expand(indices, tuple(target_index))
+    return gather_op.function(input, dim, indices)
+
+
+def _nonzero(xp, input, *, as_tuple=False):
+    if as_tuple:
+        if input.ndim == 0:
+            return (xp.zeros(int(bool(input)), dtype="int64"),)
+        return tuple(i.astype("int64") for i in xp.nonzero(input))
+    return xp.argwhere(input).astype("int64")
+
+
+def _nonzero_public(input, *, as_tuple=False):
+    """Indices of the non-zero elements, as a (n, ndim) tensor or a tuple; see torch.nonzero."""
+    if as_tuple:
+        from .._tensor import wrap as wrap_array
+
+        return tuple(wrap_array(a) for a in _nonzero(np, input._data, as_tuple=True))
+    return nonzero_op.function(input)
+
+
+nonzero_op = defop(_nonzero, name="nonzero", function=False,
+                   samples=[samples.Sample(((3, 4),), integer=True, domain=(-1, 1))])
+public(methods=("nonzero",), function="nonzero")(_nonzero_public)
+
+
+@public(methods=("argwhere",))
+def argwhere(input):
+    """See torch.argwhere."""
+    return nonzero_op.function(input)

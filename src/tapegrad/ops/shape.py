@@ -1,5 +1,6 @@
-"""Shape and movement ops: view/reshape, expand, permute/transpose, squeeze/unsqueeze, copies,
-dtype conversion. Views share memory and version counter with their base, as in PyTorch."""
+"""Shape and movement ops: view/reshape, expand, permute/transpose, squeeze/unsqueeze, repeat,
+flips, joins and splits, diagonals, padding, copies, dtype conversion. Views share memory and
+version counter with their base, as in PyTorch."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def reshape(input, *shape):
     try:
         input._data.reshape(target, copy=False)
     except ValueError:
-        return view_op.function(input.contiguous(), target)
+        # Not expressible as a view: PyTorch copies, then reinterprets (UnsafeViewBackward0).
+        return unsafe_view_op.function(clone_op.function(input), target)
     return view_op.function(input, target)
 
 
@@ -371,3 +373,785 @@ def size_of(input) -> Size:
 
 public(methods=("T",), function=False)(property(numpy_T))
 public(methods=("mT",), function=False)(property(matrix_T))
+
+
+# --- reshape copies, flatten/unflatten, movedim --------------------------------------------
+def _unsafe_view(xp, input, shape):
+    return input.reshape(shape)
+
+
+unsafe_view_op = defop(_unsafe_view, name="unsafe_view", node="UnsafeViewBackward0", kind=L,
+                       function=False,
+                       grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                       samples=[samples.Sample(((3, 4),), args=((2, 6),))])
+
+
+@public(methods=("unflatten",))
+def unflatten(input, dim, sizes):
+    """Split dim ``dim`` into ``sizes`` (one may be -1); see torch.unflatten."""
+    shape = tuple(input.shape)
+    dim = normalize_dim(dim, input.ndim)
+    sizes = infer_shape(tuple(int(s) for s in sizes), shape[dim])
+    return reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+@public(methods=("movedim", "moveaxis"))
+def movedim(input, source, destination):
+    """Move dims ``source`` to positions ``destination`` (a permute view); see torch.movedim."""
+    ndim = input.ndim
+    source = [source] if isinstance(source, int) else list(source)
+    destination = [destination] if isinstance(destination, int) else list(destination)
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} dims)"
+                           f" should contain the same number of dims as destination "
+                           f"({destination} dims)")
+    source = [normalize_dim(d, ndim) for d in source]
+    destination = [normalize_dim(d, ndim) for d in destination]
+    order = [None] * ndim
+    for s, d in zip(source, destination):
+        order[d] = s
+    rest = iter(d for d in range(ndim) if d not in source)
+    order = [next(rest) if o is None else o for o in order]
+    return permute_op.function(input, tuple(order))
+
+
+public(function="moveaxis")(movedim)
+
+
+# --- broadcasting -------------------------------------------------------------------------
+@public()
+def broadcast_shapes(*shapes):
+    """The shape all ``shapes`` broadcast to; see torch.broadcast_shapes."""
+    result: list[int] = []
+    for shape in shapes:
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        padded = [1] * (len(shape) - len(result)) + result
+        merged = [1] * (len(padded) - len(shape)) + list(shape)
+        for i, (a, b) in enumerate(zip(padded, merged)):
+            if a != b and a != 1 and b != 1:
+                raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
+                                   f"({b}) at non-singleton dimension {i}")
+            padded[i] = b if a == 1 else a
+        result = padded
+    return Size(result)
+
+
+@public()
+def broadcast_tensors(*tensors):
+    """Each tensor expanded to the common shape (itself when already of it)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = tuple(broadcast_shapes(*(tuple(t.shape) for t in tensors)))
+    return tuple(t if tuple(t.shape) == shape else expand(t, shape) for t in tensors)
+
+
+# --- repeat / tile / repeat_interleave ------------------------------------------------------
+def _repeat(xp, input, repeats):
+    if len(repeats) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    return xp.tile(input.reshape((1,) * (len(repeats) - input.ndim) + input.shape), repeats)
+
+
+def _repeat_backward(grad, input_shape, repeats):
+    padded = (1,) * (len(repeats) - len(input_shape)) + tuple(input_shape)
+    interleaved = []
+    for count, size in zip(repeats, padded):
+        interleaved += [count, size]
+    summed = grad.reshape(tuple(interleaved)).sum(tuple(range(0, 2 * len(repeats), 2)))
+    return summed.reshape(tuple(input_shape))
+
+
+repeat_op = defop(_repeat, name="repeat", node="RepeatBackward0", kind=L, function=False,
+                  grads={"input": _repeat_backward},
+                  samples=[samples.Sample(((2, 3),), args=((2, 1),)),
+                           samples.Sample(((3,),), args=((2, 2),)),
+                           samples.Sample(((),), args=((3,),))])
+
+
+@public(methods=("repeat",), function=False)
+def repeat(input, *repeats):
+    """Tile the tensor ``repeats`` times along each dim; see torch.Tensor.repeat."""
+    return repeat_op.function(input, parse_shape(repeats))
+
+
+@public(methods=("tile",))
+def tile(input, dims):
+    """Like repeat, with missing leading repeats taken as 1; see torch.tile."""
+    dims = parse_shape((dims,)) if isinstance(dims, (tuple, list)) else (int(dims),)
+    return repeat_op.function(input, (1,) * (input.ndim - len(dims)) + dims)
+
+
+@public(methods=("repeat_interleave",))
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element ``repeats`` times (an int or per-element counts); see
+    torch.repeat_interleave."""
+    from .._creation import tensor as make_tensor
+    from .._tensor import Tensor
+
+    if repeats is None:  # repeat_interleave(repeats): the indices form
+        counts = input._data
+        return make_tensor(np.repeat(np.arange(counts.size), counts))
+    if dim is None:
+        input, dim = flatten(input), 0
+    dim = normalize_dim(dim, input.ndim)
+    if isinstance(repeats, Tensor) and repeats.numel() != 1:
+        counts = repeats._data.reshape(-1)
+        if counts.size != input.shape[dim]:
+            raise RuntimeError("repeats must have the same size as input along dim")
+        positions = make_tensor(np.repeat(np.arange(input.shape[dim]), counts))
+        from .indexing import index_select
+
+        return index_select(input, dim, positions)
+    count = int(repeats)
+    shape = tuple(input.shape)
+    expanded = expand(input.unsqueeze(dim + 1), shape[:dim + 1] + (count,) + shape[dim + 1:])
+    return view_op.function(clone_op.function(expanded),
+                            shape[:dim] + (shape[dim] * count,) + shape[dim + 1:])
+
+
+# --- flips and rotations ------------------------------------------------------------------
+def _dims_tuple(dims, ndim):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    axes = tuple(normalize_dim(d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dims has duplicates, original flip dims size={len(axes)}, but "
+                           f"unique flip dims size={len(set(axes))}")
+    return axes
+
+
+def _flip(xp, input, dims):
+    axes = _dims_tuple(dims, input.ndim)
+    return xp.flip(input, axis=axes).copy() if input.ndim else input.copy()
+
+
+flip_op = defop(_flip, name="flip", node="FlipBackward0", kind=L, function=False,
+                grads={"input": lambda grad, dims: flip_op.function(grad, dims)},
+                samples=[samples.Sample(((3, 4),), args=((0,),)),
+                         samples.Sample(((2, 3, 4),), args=((0, 2),)),
+                         samples.Sample(((5,),), args=((-1,),))])
+
+
+@public(methods=("flip",))
+def flip(input, *dims):
+    """Reverse the order of elements along ``dims`` (a copy); see torch.flip."""
+    return flip_op.function(input, parse_shape(dims))
+
+
+@public(methods=("fliplr",))
+def fliplr(input):
+    """See torch.fliplr."""
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip_op.function(input, (1,))
+
+
+@public(methods=("flipud",))
+def flipud(input):
+    """See torch.flipud."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip_op.function(input, (0,))
+
+
+def _roll(xp, input, shifts, dims):
+    if not dims:
+        return xp.roll(input.reshape(-1), shifts[0]).reshape(input.shape)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
+                           f"{len(dims)}")
+    return xp.roll(input, shifts, axis=tuple(normalize_dim(d, input.ndim) for d in dims))
+
+
+roll_op = defop(_roll, name="roll", node="RollBackward0", kind=L, function=False,
+                grads={"input": lambda grad, shifts, dims: roll_op.function(
+                    grad, tuple(-s for s in shifts), dims)},
+                samples=[samples.Sample(((3, 4),), args=((1,), ())),
+                         samples.Sample(((3, 4),), args=((2, -1), (0, 1))),
+                         samples.Sample(((5,),), args=((7,), (0,)))])
+
+
+@public(methods=("roll",))
+def roll(input, shifts, dims=None):
+    """Shift elements cyclically along ``dims`` (the flattened tensor without); see torch.roll."""
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = () if dims is None else (dims,) if isinstance(dims, int) else tuple(dims)
+    if not dims and len(shifts) != 1:
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+    return roll_op.function(input, shifts, dims)
+
+
+def _rot90(xp, input, k=1, dims=(0, 1)):
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    a, b = normalize_dim(dims[0], input.ndim), normalize_dim(dims[1], input.ndim)
+    if a == b:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {a} and "
+                           f"dim1 = {b}")
+    return xp.rot90(input, k, axes=(a, b)).copy()
+
+
+rot90_op = defop(_rot90, name="rot90", node="Rot90Backward0", kind=L, methods=("rot90",),
+                 grads={"input": lambda grad, k, dims: rot90_op.function(grad, -k, dims)},
+                 samples=[samples.Sample(((3, 4),)), samples.Sample(((2, 3, 4),), args=(2, (1, 2))),
+                          samples.Sample(((3, 4),), args=(-1,))])
+
+
+# --- joining --------------------------------------------------------------------------------
+def _cat(xp, tensors, dim, sizes):
+    return xp.concatenate(tensors, axis=dim)
+
+
+def _cat_backward(grad, dim, sizes):
+    pieces = []
+    start = 0
+    for size in sizes:
+        pieces.append(grad.narrow(dim, start, size))
+        start += size
+    return tuple(pieces)
+
+
+cat_op = defop(_cat, name="cat", node="CatBackward0", promote="promote", sequence=True, kind=L,
+               function=False, backward=_cat_backward,
+               samples=[samples.Sample(((2, 3), (4, 3)), args=(0, (2, 4))),
+                        samples.Sample(((2, 3), (2, 1), (2, 2)), args=(1, (3, 1, 2)))])
+
+
+@public()
+def cat(tensors, dim=0, *, out=None):
+    """Join tensors along an existing dim; see torch.cat."""
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    # As PyTorch, 1-D empty tensors are skipped (a legacy rule).
+    kept = tuple(t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)) or tensors[:1]
+    reference = kept[0]
+    if reference.ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    dim = normalize_dim(dim, reference.ndim)
+    for t in kept:
+        if t.ndim != reference.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                               f"{reference.ndim} and {t.ndim}")
+        for axis in range(reference.ndim):
+            if axis != dim and t.shape[axis] != reference.shape[axis]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                    f"{reference.shape[axis]} but got size {t.shape[axis]} for tensor number "
+                    f"{tensors.index(t)} in the list.")
+    return cat_op.function(kept, dim, tuple(t.shape[dim] for t in kept))
+
+
+public(function="concat")(cat)
+public(function="concatenate")(cat)
+
+
+def _stack(xp, tensors, dim):
+    for number, array in enumerate(tensors):
+        if array.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0].shape)} at entry 0 and {list(array.shape)} at "
+                               f"entry {number}")
+    return xp.stack(tensors, axis=normalize_dim(dim, tensors[0].ndim + 1))
+
+
+stack_op = defop(_stack, name="stack", node="StackBackward0", promote="promote", sequence=True,
+                 kind=L, function=False,
+                 backward=lambda grad, dim: tuple(grad.unbind(dim)),
+                 samples=[samples.Sample(((2, 3), (2, 3)), args=(0,)),
+                          samples.Sample(((4,), (4,), (4,)), args=(-1,))])
+
+
+@public()
+def stack(tensors, dim=0, *, out=None):
+    """Join tensors along a new dim; see torch.stack."""
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    return stack_op.function(tensors, dim)
+
+
+@public()
+def atleast_1d(*tensors):
+    """See torch.atleast_1d."""
+    return _at_least(tensors, 1)
+
+
+@public()
+def atleast_2d(*tensors):
+    """See torch.atleast_2d."""
+    return _at_least(tensors, 2)
+
+
+@public()
+def atleast_3d(*tensors):
+    """See torch.atleast_3d."""
+    return _at_least(tensors, 3)
+
+
+def _at_least(tensors, ndim):
+    single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    results = []
+    for t in tensors:
+        if t.ndim == 0:
+            t = reshape(t, (1,) * ndim)
+        elif ndim >= 2 and t.ndim == 1:
+            t = t.unsqueeze(0)
+            if ndim == 3:
+                t = t.unsqueeze(-1)
+        elif ndim == 3 and t.ndim == 2:
+            t = t.unsqueeze(-1)
+        results.append(t)
+    return results[0] if single else tuple(results)
+
+
+@public()
+def hstack(tensors):
+    """Join along dim 1 (dim 0 for 1-D tensors); see torch.hstack."""
+    tensors = atleast_1d(tuple(tensors))
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+@public()
+def vstack(tensors):
+    """Join along dim 0 after making tensors at least 2-D; see torch.vstack."""
+    return cat(atleast_2d(tuple(tensors)), 0)
+
+
+public(function="row_stack")(vstack)
+
+
+@public()
+def dstack(tensors):
+    """Join along dim 2 after making tensors at least 3-D; see torch.dstack."""
+    return cat(atleast_3d(tuple(tensors)), 2)
+
+
+@public()
+def column_stack(tensors):
+    """See torch.column_stack."""
+    tensors = tuple(reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in tensors)
+    return cat(tensors, 1)
+
+
+# --- splitting (views) ----------------------------------------------------------------------
+def _split_points(sizes):
+    points, total = [], 0
+    for size in sizes[:-1]:
+        total += size
+        points.append(total)
+    return points
+
+
+def _split(xp, input, sizes, dim):
+    return [input[(slice(None),) * dim + (slice(start, start + size),)]
+            for start, size in zip([0] + _split_points(sizes), sizes)]
+
+
+def _split_backward(grad, dim):
+    return (cat(list(grad), dim),)
+
+
+_SPLIT_SAMPLES = [samples.Sample(((5, 3),), args=((2, 2, 1), 0)),
+                  samples.Sample(((2, 6),), args=((3, 3), 1))]
+split_op = defop(_split, name="split", node="SplitBackward0", outputs=2, kind=L, function=False,
+                 backward=_split_backward, samples=_SPLIT_SAMPLES)
+split_with_sizes_op = defop(_split, name="split_with_sizes", node="SplitWithSizesBackward0",
+                            outputs=2, kind=L, function=False, backward=_split_backward,
+                            samples=_SPLIT_SAMPLES)
+
+
+def multi_output_views(results, input, name: str):
+    """Mark the outputs of split/unbind as views of ``input``'s base (PyTorch forbids writing
+    them in place when they require grad, so their shared node stays right)."""
+    from .._dispatch import mark_view
+
+    for result in results:
+        mark_view(result, input)
+        if result._requires_grad:
+            result.__dict__["_multi_output_view"] = name
+    return results
+
+
+@public(methods=("split",))
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of a size (the last smaller), or of the given sizes; views;
+    see torch.split."""
+    dim = normalize_dim(dim, tensor.ndim)
+    length = tensor.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size < 0 or (size == 0 and length != 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {length}")
+        count = max(-(-length // size), 1) if size else 1
+        sizes = tuple(min(size, length - i * size) for i in range(count))
+        return multi_output_views(split_op.function(tensor, sizes, dim), tensor, "Split")
+    sizes = tuple(int(s) for s in split_size_or_sections)
+    if sum(sizes) != length or any(s < 0 for s in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
+                           f"(input tensor's size at dimension {dim}), but got split_sizes="
+                           f"{list(sizes)}")
+    return multi_output_views(split_with_sizes_op.function(tensor, sizes, dim), tensor,
+                              "SplitWithSizes")
+
+
+@public(methods=("chunk",))
+def chunk(input, chunks, dim=0):
+    """Split into at most ``chunks`` equal views; see torch.chunk."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    length = input.shape[normalize_dim(dim, input.ndim)]
+    return split(input, max(-(-length // chunks), 1) if length else 1, dim)
+
+
+@public(methods=("tensor_split",))
+def tensor_split(input, indices_or_sections, dim=0):
+    """Split at indices, or into ``sections`` nearly equal views; see torch.tensor_split."""
+    from .._tensor import Tensor
+
+    dim = normalize_dim(dim, input.ndim)
+    length = input.shape[dim]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        base, extra = divmod(length, sections)
+        bounds = [0]
+        for i in range(sections):
+            bounds.append(bounds[-1] + base + (1 if i < extra else 0))
+    else:
+        bounds = [0] + [min(max(int(i), 0), length)
+                        for i in indices_or_sections] + [length]
+    return tuple(narrow(input, dim, start, max(stop - start, 0))
+                 for start, stop in zip(bounds[:-1], bounds[1:]))
+
+
+def _unbind(xp, input, dim):
+    return [input[(slice(None),) * dim + (i, Ellipsis)] for i in range(input.shape[dim])]
+
+
+unbind_op = defop(_unbind, name="unbind", node="UnbindBackward0", outputs=2, kind=L,
+                  function=False, backward=lambda grad, dim: (stack(list(grad), dim),),
+                  samples=[samples.Sample(((3, 4),), args=(0,)),
+                           samples.Sample(((2, 3, 2),), args=(1,))])
+
+
+@public(methods=("unbind",))
+def unbind(input, dim=0):
+    """The slices along ``dim`` (views); see torch.unbind."""
+    dim = normalize_dim(dim, input.ndim)
+    return tuple(multi_output_views(unbind_op.function(input, dim), input, "Unbind"))
+
+
+@public(methods=("narrow",))
+def narrow(input, dim, start, length):
+    """``length`` elements from ``start`` along ``dim`` (a view); see torch.narrow."""
+    from .indexing import slice_op
+
+    dim = normalize_dim(dim, input.ndim)
+    size = input.shape[dim]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
+    if start < 0:
+        start += size
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}).")
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    return slice_op.function(input, dim, start, start + length, 1)
+
+
+# --- diagonals and triangles ----------------------------------------------------------------
+def diagonal_view(xp, array, offset, dim1, dim2):
+    """A writable NumPy view of a diagonal (the diagonal's dim last), as torch.diagonal."""
+    ndim = array.ndim
+    dim1, dim2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if dim1 == dim2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    start = [slice(None)] * ndim
+    if offset >= 0:
+        start[dim2] = slice(min(offset, array.shape[dim2]), None)
+        length = max(0, min(array.shape[dim1], array.shape[dim2] - offset))
+    else:
+        start[dim1] = slice(min(-offset, array.shape[dim1]), None)
+        length = max(0, min(array.shape[dim1] + offset, array.shape[dim2]))
+    corner = array[tuple(start)]
+    keep = [k for k in range(ndim) if k not in (dim1, dim2)]
+    shape = tuple(corner.shape[k] for k in keep) + (length,)
+    strides = tuple(corner.strides[k] for k in keep) + (corner.strides[dim1]
+                                                         + corner.strides[dim2],)
+    return xp.lib.stride_tricks.as_strided(corner, shape, strides,
+                                           writeable=corner.flags.writeable)
+
+
+def _diagonal(xp, input, offset=0, dim1=0, dim2=1):
+    return diagonal_view(xp, input, offset, dim1, dim2)
+
+
+def _diagonal_backward(xp, grad, input_shape, offset, dim1, dim2):
+    output = xp.zeros(input_shape, dtype=grad.dtype)
+    diagonal_view(xp, output, offset, dim1, dim2)[...] = grad
+    return output
+
+
+diagonal_backward_op = defop(
+    _diagonal_backward, name="diagonal_backward", node="DiagonalBackwardBackward0", kind=L,
+    function=False, grads={"grad": lambda grad, offset, dim1, dim2: diagonal_op.function(
+        grad, offset, dim1, dim2)},
+    samples=[samples.Sample(((3,),), args=((3, 4), 0, 0, 1)),
+             samples.Sample(((2, 2),), args=((2, 3, 4), 1, -1, 1))])
+
+_DIAGONAL_SAMPLES = [samples.Sample(((3, 4),)), samples.Sample(((3, 4),), args=(1,)),
+                     samples.Sample(((4, 3),), args=(-2,)),
+                     samples.Sample(((2, 3, 4),), args=(1, -1, 1))]
+diagonal_op = defop(_diagonal, name="diagonal", node="DiagonalBackward0", kind=L, view=True,
+                    methods=("diagonal",),
+                    grads={"input": lambda grad, input_shape, offset, dim1, dim2:
+                           diagonal_backward_op.function(grad, input_shape, offset, dim1, dim2)},
+                    samples=_DIAGONAL_SAMPLES)
+
+
+def _diagonal_copy(xp, input, offset=0, dim1=0, dim2=1):
+    return diagonal_view(xp, input, offset, dim1, dim2).copy()
+
+
+diagonal_copy_op = defop(
+    _diagonal_copy, name="diagonal_copy", node="DiagonalBackward0_copy", kind=L,
+    grads={"input": lambda grad, input_shape, offset, dim1, dim2:
+           diagonal_backward_op.function(grad, input_shape, offset, dim1, dim2)},
+    samples=_DIAGONAL_SAMPLES[:2])
+
+
+def _diag_embed(xp, input, offset=0, dim1=-2, dim2=-1):
+    ndim = input.ndim + 1
+    first, second = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if first == second:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    size = (input.shape[-1] if input.ndim else 1) + abs(offset)
+    rest = iter(input.shape[:-1])
+    shape = tuple(size if k in (first, second) else next(rest) for k in range(ndim))
+    output = xp.zeros(shape, dtype=input.dtype)
+    diagonal_view(xp, output, offset, first, second)[...] = input
+    return output
+
+
+diag_embed_op = defop(_diag_embed, name="diag_embed", node="DiagEmbedBackward0", kind=L,
+                      methods=("diag_embed",),
+                      grads={"input": lambda grad, offset, dim1, dim2: diagonal_op.function(
+                          grad, offset, dim1, dim2)},
+                      samples=[samples.Sample(((3,),)), samples.Sample(((2, 3),), args=(1,)),
+                               samples.Sample(((2, 3),), args=(-1, 0, 2))])
+
+
+@public(methods=("diag",))
+def diag(input, diagonal=0):
+    """A diagonal matrix from a vector, or a matrix's diagonal (a copy); see torch.diag."""
+    if input.ndim == 1:
+        return diag_embed_op.function(input, diagonal, 0, 1)
+    if input.ndim == 2:
+        return diagonal_copy_op.function(input, diagonal, 0, 1)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+
+
+def _triangle(kind):
+    def forward(xp, input, diagonal=0):
+        if input.ndim < 2:
+            raise RuntimeError(f"{kind}: input tensor must have at least 2 dimensions")
+        return getattr(xp, kind)(input, diagonal)
+
+    forward.__name__ = "_" + kind
+    return forward
+
+
+_TRIANGLE_SAMPLES = [samples.Sample(((3, 4),)), samples.Sample(((4, 3),), args=(1,)),
+                     samples.Sample(((2, 3, 3),), args=(-1,))]
+tril_op = defop(_triangle("tril"), name="tril", node="TrilBackward0", kind=L, methods=("tril",),
+                inplace="tril_", grads={"input": lambda grad, diagonal: grad.tril(diagonal)},
+                samples=_TRIANGLE_SAMPLES)
+triu_op = defop(_triangle("triu"), name="triu", node="TriuBackward0", kind=L, methods=("triu",),
+                inplace="triu_", grads={"input": lambda grad, diagonal: grad.triu(diagonal)},
+                samples=_TRIANGLE_SAMPLES)
+
+
+def _trace(xp, input):
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return xp.trace(input, dtype=input.dtype if input.dtype.kind in "fc" else "int64")
+
+
+def _trace_backward(grad, input_shape):
+    from .._creation import eye
+
+    return grad * eye(*input_shape, dtype=grad.dtype)
+
+
+defop(_trace, name="trace", node="TraceBackward0", kind=L, methods=("trace",),
+      grads={"input": _trace_backward},
+      samples=[samples.Sample(((3, 3),)), samples.Sample(((2, 4),))])
+
+
+# --- meshgrid -------------------------------------------------------------------------------
+@public()
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors ('ij' or 'xy' order); see torch.meshgrid."""
+    import warnings
+
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
+                               f"but got: {t}")
+    swap = indexing == "xy" and len(tensors) >= 2
+    order = list(tensors)
+    if swap:
+        order[0], order[1] = order[1], order[0]
+    shape = tuple(t.numel() for t in order)
+    grids = []
+    for position, t in enumerate(order):
+        view_shape = [1] * len(order)
+        view_shape[position] = -1
+        grids.append(expand(reshape(t, tuple(view_shape)), shape))
+    if swap:
+        grids = [g.transpose(0, 1) for g in grids]
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+# --- padding --------------------------------------------------------------------------------
+def _check_pad(pad, ndim):
+    if len(pad) % 2:
+        raise RuntimeError(f"Length of pad must be even but instead it equals {len(pad)}")
+    if len(pad) // 2 > ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{ndim}")
+
+
+def _constant_pad(xp, input, pad, value=0):
+    _check_pad(pad, input.ndim)
+    shape = list(input.shape)
+    source = [slice(None)] * input.ndim
+    target = [slice(None)] * input.ndim
+    for i in range(len(pad) // 2):
+        axis = input.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        size = shape[axis] + before + after
+        if size < 0:
+            raise RuntimeError(f"The input size {shape[axis]}, plus negative padding {before} "
+                               f"and {after} resulted in a negative output size, which is "
+                               f"invalid. Check dimension {axis} of your input.")
+        source[axis] = slice(max(-before, 0), shape[axis] - max(-after, 0))
+        target[axis] = slice(max(before, 0), size - max(after, 0))
+        shape[axis] = size
+    output = xp.full(shape, value, dtype=input.dtype)
+    output[tuple(target)] = input[tuple(source)]
+    return output
+
+
+constant_pad_op = defop(
+    _constant_pad, name="constant_pad_nd", node="ConstantPadNdBackward0", kind=L,
+    function=False, grads={"input": lambda grad, pad: constant_pad_op.function(
+        grad, tuple(-p for p in pad))},
+    samples=[samples.Sample(((2, 3, 4),), args=((1, 2),)),
+             samples.Sample(((2, 3),), args=((1, 0, -1, 2),), kwargs={"value": 0.5})])
+
+
+def _pad_indices(xp, input_shape, pad, mode):
+    """Per padded dim, the input position each output position reads (trailing dims)."""
+    indices = []
+    for i in range(len(pad) // 2 - 1, -1, -1):
+        axis = len(input_shape) - 1 - i
+        size = input_shape[axis]
+        before, after = pad[2 * i], pad[2 * i + 1]
+        positions = xp.arange(-before, size + after)
+        if mode == "reflect":
+            if before >= size or after >= size:
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding input "
+                    f"dimension, but got: padding ({before}, {after}) at dimension {axis} of "
+                    f"input {list(input_shape)}")
+            period = 2 * (size - 1) if size > 1 else 1
+            positions = xp.abs(positions) % period
+            positions = xp.where(positions >= size, period - positions, positions)
+        elif mode == "replicate":
+            positions = xp.clip(positions, 0, size - 1)
+        else:
+            if before > size or after > size:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            positions = positions % size
+        indices.append(positions)
+    return indices
+
+
+def _index_pad_key(xp, input_shape, pad, mode):
+    indices = _pad_indices(xp, input_shape, pad, mode)
+    lead = len(input_shape) - len(indices)
+    return (slice(None),) * lead + tuple(xp.ix_(*indices))
+
+
+def _index_pad(xp, input, pad, mode):
+    return input[_index_pad_key(xp, input.shape, pad, mode)]
+
+
+def _index_pad_backward(grad, input_shape, pad, mode):
+    from .indexing import index_backward_op
+
+    return index_backward_op.function(grad, tuple(input_shape),
+                                      _index_pad_key(np, tuple(input_shape), pad, mode))
+
+
+_PAD_OPS = {}
+for _mode, _prefix in (("reflect", "Reflection"), ("replicate", "Replication"),
+                       ("circular", None)):
+    for _dims in (1, 2, 3):
+        _shape = (2, 3, 4, 5)[:_dims + 1]
+        _pad = (1, 2, 2, 1, 1, 1)[:2 * _dims]
+        _PAD_OPS[_mode, _dims] = defop(
+            _index_pad, name=f"pad_{_mode}{_dims}d",
+            # PyTorch writes circular padding as copies into slices: its node is CopySlices.
+            node=f"{_prefix}Pad{_dims}DBackward0" if _prefix else "CopySlices", kind=L,
+            function=False, grads={"input": _index_pad_backward},
+            samples=[samples.Sample((_shape,), args=(_pad, _mode))])
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last dims (``pad`` lists before/after sizes from the last dim backward);
+    see torch.nn.functional.pad."""
+    pad = tuple(int(p) for p in pad)
+    if mode == "constant":
+        return constant_pad_op.function(input, pad, 0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    dims = len(pad) // 2
+    if len(pad) % 2 or dims not in (1, 2, 3) or input.ndim not in (dims + 1, dims + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    return _PAD_OPS[mode, dims].function(input, pad, mode)
+
+
+__all__ = ["pad"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+import numpy as np
 
 from .._tensor import Tensor
 
@@ -118,3 +120,53 @@ class Optimizer:
                     lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+# --- array arithmetic shared by the optimizers ---------------------------------------------
+# The updates run on the parameters' arrays under no_grad, in the parameter's dtype, with the
+# scalars cast to it (NumPy 2 keeps float32 for float32 arrays and Python numbers), in the
+# operand order of PyTorch's CPU kernels, so that float32 trajectories match PyTorch's.
+
+
+def new_step() -> Tensor:
+    """The per-parameter step counter: a float32 0-d tensor, as PyTorch stores it."""
+    from .._tensor import wrap
+
+    return wrap(np.zeros((), dtype=np.float32))
+
+
+def zeros_like_param(param: Tensor, fill: float = 0.0) -> Tensor:
+    from .._tensor import wrap
+
+    return wrap(np.full(param._data.shape, fill, dtype=param._data.dtype))
+
+
+def lerp_(array: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """array += weight * (end - array), with PyTorch's two-sided formula."""
+    weight = array.dtype.type(weight)
+    if weight < 0.5:
+        array += weight * (end - array)
+    else:
+        array[...] = end - (end - array) * (1 - weight)
+
+
+def addcmul_(array: np.ndarray, first: np.ndarray, second: np.ndarray, value: float) -> None:
+    array += array.dtype.type(value) * first * second
+
+
+def addcdiv_(array: np.ndarray, first: np.ndarray, second: np.ndarray, value: float) -> None:
+    array += array.dtype.type(value) * first / second
+
+
+def grads_of(group: dict) -> Iterator[tuple[Tensor, np.ndarray]]:
+    """(param, grad array with maximize applied) for the params of a group that have a grad."""
+    for param in group["params"]:
+        grad = param._grad
+        if grad is None:
+            continue
+        array = grad._data
+        yield param, (-array if group.get("maximize") else array)
+
+
+def updated(param: Tensor) -> None:
+    param._bump_version()
