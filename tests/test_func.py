@@ -348,3 +348,13 @@ def test_functional_call_with_tapegrad_nn_module_when_available():
     result = func.functional_call(layer, {"weight": weight, "bias": bias},
                                   (tapegrad.ones(1, 3),))
     assert result.tolist() == [[1.0, 1.0]]
+
+
+def test_backward_through_vmap_matches_torch():
+    data = RNG.standard_normal((4, 3))
+    grads = []
+    for lib, transforms in ((tapegrad, func), (torch, torch_func)):
+        x = lib.tensor(data, requires_grad=True)
+        transforms.vmap(lambda row: row.sin() * row.sum())(x).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

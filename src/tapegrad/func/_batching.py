@@ -192,7 +192,12 @@ _PLAIN_PARAMS = frozenset({
     "descending", "stable", "offset", "diagonal", "eps", "beta", "half_to_float", "p", "n",
 })
 # Ops whose ``dim=None`` means "every dim" (a full reduction over the logical dims).
-_SHAPE_PRESERVING = frozenset({"clone", "alias", "to_dtype", "fill", "zero"})
+# Ops without dims that keep the shape, or that work on the last dims of any batch (as
+# NumPy's tril/triu do).
+_SHAPE_PRESERVING = frozenset({"clone", "alias", "to_dtype", "fill", "zero", "tril", "triu"})
+# Params that are sizes or shifts along the op's dim (cat's and split's sizes, roll's shifts):
+# batch-independent when the op names its dim.
+_ALONG_DIM_PARAMS = frozenset({"sizes", "shifts", "split_size"})
 _NONE_IS_ALL = frozenset({"vector_norm", "amax", "amin", "logsumexp", "std", "var", "std_mean",
                           "var_mean", "nansum", "count_nonzero"})
 
@@ -356,7 +361,19 @@ def _first_row_rule(op: Any, inputs: tuple, params: tuple, levels: tuple) -> Any
     return select_op.function(_align(value, levels, True), len(levels), 0)
 
 
+def _repeat_rule(op: Any, inputs: tuple, params: tuple, levels: tuple) -> Any:
+    """repeat: the batch dims repeat once; new leading dims go after them."""
+    (value,) = inputs
+    nb = len(levels)
+    repeats = tuple(params[0])
+    physical = _pad_logical(_align(value, levels, True), nb, len(repeats))
+    from .. import _dispatch
+
+    return _dispatch.dispatch(op, (physical,), ((1,) * nb + repeats,) + tuple(params[1:]))
+
+
 _OWN_RULES: dict[str, Callable] = {
+    "repeat": _repeat_rule,
     "matmul_squeeze": _first_row_rule,
     "sum_all": _all_dims_reduction("sum_dim"),
     "mean_all": _all_dims_reduction("mean_dim"),
@@ -383,6 +400,8 @@ def batching_rule_kind(op: Any) -> str:
     if (op.kind == "elementwise" or op.promotion == COMPARE) and op.num_outputs == 1:
         return "elementwise"
     known = _DIM_PARAMS | _SIZE_PARAMS | _PLAIN_PARAMS | {"size"}
+    if "dim" in op.param_names or "dims" in op.param_names:
+        known = known | _ALONG_DIM_PARAMS
     locating = _DIM_PARAMS | _SIZE_PARAMS | {"size"}
     # An op without dim or size params may still assume a rank (t, trace, x[0]...): only the
     # listed shape-preserving ones batch without knowing where the dims are.
