@@ -23,28 +23,7 @@ def _float_outputs(result):
             if isinstance(o, tapegrad.Tensor) and o.dtype.is_floating_point]
 
 
-# Declarations the generic derivation cannot trust (reported to their owners); strict, so the
-# test says when a fix lands.
-MISDECLARED = {
-    "constant_pad_nd": "declared kind='linear' but pads with a nonzero `value` (affine): the "
-                       "JVP of an affine op is not the op applied to the tangent; needs jvp=",
-    "prelu": "declared kind='elementwise' but its weight rule reduces over dims (per-channel "
-             "weight): the per-input rule is not a tangent map; needs jvp= or kind=None",
-}
-KNOWN_FAILURES = {("constant_pad_nd", 1), ("prelu", 0), ("prelu", 1), ("prelu", 2),
-                  ("prelu", 3)}
-
-
-def _cases():
-    for name, index in CASES:
-        if (name, index) in KNOWN_FAILURES:
-            yield pytest.param(name, index, marks=pytest.mark.xfail(
-                strict=True, reason=MISDECLARED[name]))
-        else:
-            yield name, index
-
-
-@pytest.mark.parametrize("name,index", list(_cases()))
+@pytest.mark.parametrize("name,index", CASES)
 def test_jvp_matches_reverse_mode(name, index):
     """Forward mode (rules derived from each op's declaration) against the double-vjp trick."""
     op = OPS[name]

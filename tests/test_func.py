@@ -140,23 +140,11 @@ def _vmap_case(name, index):
 
 
 # Random ops draw differently batched and one by one (PyTorch's vmap refuses them unless
-# randomness='different'); prelu is declared element-wise but broadcasts its weight over dim 1.
+# randomness='different').
 RANDOM_OPS = {"rrelu", "rrelu_inplace"}
-MISDECLARED = {"prelu": "declared kind='elementwise' but its weight is per channel (dim 1), "
-                        "not broadcast from the right: the element-wise batching rule is wrong "
-                        "for it; needs kind=None (then vmap uses the per-example fallback)"}
 
 
-def _vmap_cases():
-    for name, index in CASES:
-        if name in MISDECLARED:
-            yield pytest.param(name, index, marks=pytest.mark.xfail(
-                strict=True, reason=MISDECLARED[name]))
-        else:
-            yield name, index
-
-
-@pytest.mark.parametrize("name,index", list(_vmap_cases()))
+@pytest.mark.parametrize("name,index", CASES)
 def test_vmap_matches_a_loop_for_every_op(name, index):
     if name in RANDOM_OPS:
         pytest.skip("random op: batched and per-example draws differ by design")

@@ -509,7 +509,18 @@ def _prelu_weight_rule(grad, input, weight):
     return contribution.sum(dims).reshape(weight.shape)
 
 
-prelu_op = defop(_prelu, name="prelu", node="PreluKernelBackward0", inputs=2, kind=E,
+def _prelu_jvp(input, weight, input_tangent, weight_tangent):
+    # Not element-wise in the weight (one slope per channel), so the JVP is written out.
+    total = None
+    if input_tangent is not None:
+        total = _prelu_input_rule(input_tangent, input, weight)
+    if weight_tangent is not None:
+        term = where(input > 0, 0.0, input * _prelu_slope(weight_tangent, input.ndim))
+        total = term if total is None else total + term
+    return total
+
+
+prelu_op = defop(_prelu, name="prelu", node="PreluKernelBackward0", inputs=2, jvp=_prelu_jvp,
                  grads={"input": _prelu_input_rule, "weight": _prelu_weight_rule},
                  methods=("prelu",),
                  samples=[Sample(((2, 3, 4), (3,))), Sample(((3, 4), (1,))),

@@ -1068,9 +1068,11 @@ def _constant_pad(xp, input, pad, value=0):
 
 
 constant_pad_op = defop(
-    _constant_pad, name="constant_pad_nd", node="ConstantPadNdBackward0", kind=L,
+    _constant_pad, name="constant_pad_nd", node="ConstantPadNdBackward0",
     function=False, grads={"input": lambda grad, pad: constant_pad_op.function(
         grad, tuple(-p for p in pad))},
+    # Affine, not linear, when value != 0: the tangent is padded with zeros.
+    jvp=lambda input_tangent, pad: constant_pad_op.function(input_tangent, pad),
     samples=[samples.Sample(((2, 3, 4),), args=((1, 2),)),
              samples.Sample(((2, 3),), args=((1, 0, -1, 2),), kwargs={"value": 0.5})])
 
