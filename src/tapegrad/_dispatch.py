@@ -14,6 +14,7 @@ from ._tensor import Tensor, wrap
 from .autograd import _modes, anomaly_mode
 from .autograd._modes import MODES
 from .autograd.grad_mode import STATE
+from .autograd.graph import next_sequence_nr as _next_sequence_nr
 
 xp = _backend.numpy_namespace
 
@@ -135,6 +136,121 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
     return op.wrap_outputs(results) if op.wrap_outputs is not None else results
 
 
+# --- fast paths for one- and two-input ops --------------------------------------------------
+# The generated function of an op with one or two tensor inputs and one output calls these.
+# They handle the common case (plain tensors of one dtype, or a tensor and a Python number of a
+# compatible kind) inline and leave everything else to ``dispatch``, which is the reference.
+FAST_TYPES = {Tensor}  # nn.Parameter adds itself
+_new = object.__new__
+_FLOAT_KINDS = "fc"
+_INT_SCALAR_KINDS = "iufc"
+
+
+def dispatch_unary(op: Any, input: Any, params: tuple) -> Any:
+    """``dispatch`` for an op with one tensor input and one output."""
+    if MODES.active or type(input) not in FAST_TYPES or op.array_params:
+        return dispatch(op, (input,), params)
+    data = input._data
+    dtype = data.dtype
+    promotion = op.promotion
+    if promotion == FLOAT and dtype.kind not in _FLOAT_KINDS:
+        return dispatch(op, (input,), params)
+    output = op.forward(xp, data, *params)
+    if type(output) is not _ndarray:
+        output = _asarray(output)
+    if promotion and promotion != COMPARE and output.dtype != dtype:
+        output = output.astype(dtype)
+    result = _new(Tensor)
+    result._data = output
+    result._requires_grad = False
+    result.grad_fn = None
+    result._output_nr = 0
+    result._grad = None
+    result._version_counter = None
+    result._base = None
+    if op.is_view:
+        mark_view(result, input)
+    if input._requires_grad and STATE.enabled and op.node_class is not None:
+        _record_unary(op, input, params, result)
+    return result
+
+
+def dispatch_binary(op: Any, input: Any, other: Any, params: tuple) -> Any:
+    """``dispatch`` for an op with two tensor inputs (the second maybe a number), one output."""
+    promotion = op.promotion
+    if MODES.active or op.array_params or type(input) not in FAST_TYPES:
+        return dispatch(op, (input, other), params)
+    data = input._data
+    dtype = data.dtype
+    other_type = type(other)
+    if other_type in FAST_TYPES:
+        other_data = other._data
+        if promotion and other_data.dtype != dtype:
+            return dispatch(op, (input, other), params)
+        requires_grad = input._requires_grad or other._requires_grad
+    elif not promotion:
+        return dispatch(op, (input, other), params)
+    elif other_type is float and dtype.kind in _FLOAT_KINDS or \
+            other_type is int and dtype.kind in _INT_SCALAR_KINDS:
+        other_data = other
+        requires_grad = input._requires_grad
+    else:
+        return dispatch(op, (input, other), params)
+    if promotion == FLOAT and dtype.kind not in _FLOAT_KINDS:
+        return dispatch(op, (input, other), params)
+    output = op.forward(xp, data, other_data, *params)
+    if type(output) is not _ndarray:
+        output = _asarray(output)
+    if promotion and promotion != COMPARE and output.dtype != dtype:
+        output = output.astype(dtype)
+    result = _new(Tensor)
+    result._data = output
+    result._requires_grad = False
+    result.grad_fn = None
+    result._output_nr = 0
+    result._grad = None
+    result._version_counter = None
+    result._base = None
+    if op.is_view:
+        mark_view(result, input)
+    if requires_grad and STATE.enabled and op.node_class is not None:
+        record(op, (input, other), params, (result,))
+    return result
+
+
+def _record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
+    """``record`` for one input and one output, without the loops."""
+    node = _new(op.node_class)
+    function = input.grad_fn
+    if function is None:
+        node._edges = ((input._accumulator or input.grad_accumulator(), 0),)
+    else:
+        node._edges = ((function, input._output_nr),)
+    data = input._data
+    node._input_meta = ((data.shape, data.dtype),)
+    node._sequence_nr = _next_sequence_nr()
+    node._params = params
+    plan = op.save_plans.get(1) or op.save_plan(1)
+    if plan[0]:
+        node._saved = [input]
+        node._saved_versions = [input.version_counter()[0]]
+    else:
+        node._saved = ()
+        node._saved_versions = ()
+    node._saved_result = (result._data,) if plan[1] else None
+    result.grad_fn = node
+    result._requires_grad = True
+    if MODES.record_check:
+        _modes.check_record(node)
+    if anomaly_mode.STATE.enabled:
+        node._trace = anomaly_mode.creation_trace()
+    else:
+        try:  # _record_unary <- dispatch_unary <- generated function <- its caller
+            node._trace = _creation_site(_getframe(3))
+        except ValueError:
+            node._trace = _creation_site(_getframe(1))
+
+
 class _ModifiedResults(tuple):
     """Saved outputs of a node whose memory was since written in place: reading one raises
     PyTorch's "modified by an inplace operation" error at backward."""
@@ -180,7 +296,11 @@ def mark_view(view: Tensor, base: Tensor) -> None:
 
 def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
     """Make the op's Node: edges to the inputs' nodes, saved values, outputs' grad_fn."""
-    node = op.node_class()
+    node = _new(op.node_class)
+    node._sequence_nr = _next_sequence_nr()
+    node._saved = ()
+    node._saved_versions = ()
+    node._saved_result = None
     edges = []
     metas = []
     mask = 0

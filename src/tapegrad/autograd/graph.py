@@ -67,9 +67,16 @@ class Node:
     the engine only uses ``apply``, ``_edges``, ``_input_meta``, hooks and ``_sequence_nr``.
     """
 
+    # Slots for what every node sets when it is made; the rarely used parts (hooks, several
+    # outputs' metadata) are class defaults that an instance overrides in its __dict__.
     __slots__ = ("_edges", "_input_meta", "_sequence_nr", "_saved", "_saved_versions",
-                 "_saved_result", "_params", "_hooks", "_prehooks", "_tensor_prehooks",
-                 "_retain_grad_hooks", "_output_meta", "metadata", "_trace", "__weakref__")
+                 "_saved_result", "_params", "_trace", "__dict__", "__weakref__")
+
+    _hooks: dict | None = None
+    _prehooks: dict | None = None
+    _tensor_prehooks: dict | None = None
+    _retain_grad_hooks: dict | None = None
+    _output_meta: tuple | None = None
 
     def __init__(self) -> None:
         self._edges: tuple = ()
@@ -79,13 +86,12 @@ class Node:
         self._saved_versions: tuple = ()
         self._saved_result: Any = None
         self._params: tuple = ()
-        self._hooks: dict | None = None
-        self._prehooks: dict | None = None
-        self._tensor_prehooks: dict | None = None
-        self._retain_grad_hooks: dict | None = None
-        self._output_meta: tuple | None = None
-        self.metadata: dict | None = None
         self._trace: Any = None
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for users' own annotations, as torch.autograd.graph.Node.metadata."""
+        return self.__dict__.setdefault("_metadata", {})
 
     # --- the torch.autograd.graph.Node interface -------------------------------------------
     def name(self) -> str:

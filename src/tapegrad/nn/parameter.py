@@ -46,3 +46,13 @@ def _rebuild_parameter(array: np.ndarray, requires_grad: bool) -> Parameter:
     from .._tensor import wrap
 
     return Parameter(wrap(array), requires_grad)
+
+
+def _register_fast_path() -> None:
+    # Parameters are plain tensors for dispatch: let them take its fast paths.
+    from .._dispatch import FAST_TYPES
+
+    FAST_TYPES.add(Parameter)
+
+
+_register_fast_path()

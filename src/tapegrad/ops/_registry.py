@@ -168,11 +168,17 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     params_text = "(" + "".join(f"{n}, " for n in param_names) + ")"
     if inplace:
         body = f"return _dispatch_inplace(_op, {input_names[0]}, {inputs_text}, {params_text})"
+    elif not sequence and op.num_outputs == 1 and inputs == 1:
+        body = f"return _dispatch_unary(_op, {input_names[0]}, {params_text})"
+    elif not sequence and op.num_outputs == 1 and inputs == 2:
+        body = f"return _dispatch_binary(_op, {input_names[0]}, {input_names[1]}, {params_text})"
     else:
         body = f"return _dispatch(_op, {inputs_text}, {params_text})"
     name = op.name + ("_" if inplace else "")
     source = f"def {name}({', '.join(pieces)}):\n    {body}\n"
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
+                                 "_dispatch_unary": _dispatch.dispatch_unary,
+                                 "_dispatch_binary": _dispatch.dispatch_binary,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace, **defaults}
     exec(source, namespace)  # noqa: S102 - generated once at import from the forward's signature
     function = namespace[name]
