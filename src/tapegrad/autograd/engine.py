@@ -6,6 +6,9 @@ import heapq
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from . import anomaly_mode
 from .grad_mode import STATE
 from .graph import AccumulateGrad, Node, accumulate_into
 
@@ -13,6 +16,8 @@ if TYPE_CHECKING:
     from .._tensor import Tensor
 
 Edge = tuple  # (Node, output_nr)
+_ndarray = np.ndarray
+_asarray = np.asarray
 
 
 def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
@@ -81,7 +86,8 @@ def _add(left: Tensor | None, right: Tensor, create_graph: bool) -> Tensor:
         return left + right
     from .._tensor import wrap
 
-    return wrap(left._data + right._data)
+    total = left._data + right._data
+    return wrap(total if type(total) is _ndarray else _asarray(total))  # 0-d sums are scalars
 
 
 def _run_tensor_prehooks(node: Node, grads: list) -> None:
@@ -129,10 +135,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
 
     buffers: dict[Node, list] = {}
     for (node, output_nr), grad in zip(roots, root_grads):
-        buffer = buffers.setdefault(node, [])
-        if len(buffer) <= output_nr:
-            buffer.extend([None] * (output_nr + 1 - len(buffer)))
-        buffer[output_nr] = _add(buffer[output_nr], grad, create_graph)
+        _deposit(buffers, node, output_nr, grad, create_graph)
 
     ready: list = []
     tie = 0
@@ -142,59 +145,90 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
             tie += 1
     heapq.heapify(ready)
 
+    pop, push = heapq.heappop, heapq.heappush
+    take = buffers.pop
+    anomaly = anomaly_mode.STATE
     previous_mode = STATE.enabled
     STATE.enabled = create_graph
     try:
         while ready:
-            node = heapq.heappop(ready)[2]
-            grads = buffers.pop(node, [])
-            is_sink = type(node) is AccumulateGrad
-            if is_sink:
+            node = pop(ready)[2]
+            grads = take(node, None) or []
+            node_type = type(node)
+            if node_type is AccumulateGrad:
                 run = accumulate and (targets is None or node in target_nodes)
             else:
                 run = targets is None or node in leading  # type: ignore[operator]
-            if node._tensor_prehooks or node._retain_grad_hooks:
+            if node._tensor_prehooks is not None or node._retain_grad_hooks is not None:
                 _run_tensor_prehooks(node, grads)
-            if node in capture_at:
-                for output_nr, position in capture_at[node]:
-                    grad = grads[output_nr] if output_nr < len(grads) else None
-                    if is_sink and grad is not None and node.variable._hooks:
-                        for hook in list(node.variable._hooks.values()):
-                            replaced = hook(grad)
-                            if replaced is not None:
-                                grad = replaced
-                    captured[position] = grad
+            if capture_at and node in capture_at:
+                _capture(node, grads, capture_at[node], captured)
             outputs = None
-            if run and any(grad is not None for grad in grads):
-                outputs = _call_node(node, grads)
+            if run and (grads[0] is not None if len(grads) == 1 else
+                        any(grad is not None for grad in grads)):
+                if (node._prehooks is None and node._hooks is None and not anomaly.enabled
+                        and node_type is not AccumulateGrad):
+                    try:
+                        outputs = node.apply(grads)
+                    except Exception as error:
+                        anomaly_mode.annotate(node, error)
+                        raise
+                else:
+                    outputs = _call_node(node, grads)
                 if not keep_graph:
                     node.release()
             edges = node._edges
+            metas = node._input_meta
+            count = len(outputs) if outputs is not None else 0
             for index in range(len(edges)):
                 child, output_nr = edges[index]
                 if child is None:
                     continue
-                if outputs is not None:
-                    grad = outputs[index] if index < len(outputs) else None
+                if index < count:
+                    grad = outputs[index]  # type: ignore[index]
                     if grad is not None:
-                        meta = node._input_meta[index]
+                        meta = metas[index]
                         if meta is not None:
-                            grad = _fit_gradient(node, index, grad, meta)
+                            data = grad._data
+                            if data.shape != meta[0] or data.dtype != meta[1]:
+                                grad = _fit_gradient(node, index, grad, meta)
                         buffer = buffers.get(child)
-                        if buffer is None:
-                            buffer = buffers[child] = []
-                        if len(buffer) <= output_nr:
-                            buffer.extend([None] * (output_nr + 1 - len(buffer)))
-                        buffer[output_nr] = _add(buffer[output_nr], grad, create_graph)
+                        if buffer is None and output_nr == 0:
+                            buffers[child] = [grad]
+                        else:
+                            _deposit(buffers, child, output_nr, grad, create_graph)
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0 and (targets is None or child in leading
                                        or child in target_nodes):
-                    heapq.heappush(ready, (-child._sequence_nr, tie, child))
+                    push(ready, (-child._sequence_nr, tie, child))
                     tie += 1
     finally:
         STATE.enabled = previous_mode
     return captured
+
+
+def _deposit(buffers: dict, node: Node, output_nr: int, grad: Tensor,
+             create_graph: bool) -> None:
+    """Add ``grad`` into the input buffer of ``node`` at ``output_nr``."""
+    buffer = buffers.get(node)
+    if buffer is None:
+        buffer = buffers[node] = []
+    if len(buffer) <= output_nr:
+        buffer.extend([None] * (output_nr + 1 - len(buffer)))
+    buffer[output_nr] = _add(buffer[output_nr], grad, create_graph)
+
+
+def _capture(node: Node, grads: list, positions: list, captured: list) -> None:
+    """Keep the gradient arriving at a target edge (autograd.grad, backward(inputs=))."""
+    for output_nr, position in positions:
+        grad = grads[output_nr] if output_nr < len(grads) else None
+        if type(node) is AccumulateGrad and grad is not None and node.variable._hooks:
+            for hook in list(node.variable._hooks.values()):
+                replaced = hook(grad)
+                if replaced is not None:
+                    grad = replaced
+        captured[position] = grad
 
 
 def _call_node(node: Node, grads: list) -> list:
@@ -209,8 +243,6 @@ def _call_node(node: Node, grads: list) -> list:
         accumulate_into(node.variable, grads[0] if grads else None)
         outputs: list = []
     else:
-        from . import anomaly_mode
-
         if anomaly_mode.STATE.enabled:
             outputs = anomaly_mode.checked_apply(node, grads)
         else:

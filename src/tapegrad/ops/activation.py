@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from .. import _dispatch
+from .._backend import quiet
 from .._tensor import normalize_dim
 from . import _samples as samples
 from ._registry import defop, public
@@ -303,7 +304,7 @@ def mish(input, inplace: bool = False):
 def _softplus(xp, input, beta, threshold):
     _require_float(input, "softplus_cpu")
     scaled = input * beta
-    with xp.errstate(over="ignore"):
+    with quiet():
         smooth = xp.log1p(xp.exp(scaled)) / beta
     # Above the threshold softplus is the identity (PyTorch's linear regime).
     return xp.where(scaled > threshold, input, smooth).astype(input.dtype, copy=False)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from .._backend import quiet
 from .._tensor import Tensor, wrap
 from . import _samples as samples
 from ._registry import defop
@@ -236,7 +237,7 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
     if reduction == "sum":
         return xp.asarray(loss.sum(), input.dtype)
     # The mean divides by the total weight of the counted elements (nan if none counts).
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with quiet():
         return xp.asarray(loss.sum() / element_weights.sum(), input.dtype)
 
 
@@ -367,7 +368,7 @@ def _bce(xp, input, target, weight=None, reduction="mean"):
                          f"deprecated. Please ensure they have the same size.")
     if input.size and (np.nanmin(input) < 0 or np.nanmax(input) > 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    with np.errstate(divide="ignore"):
+    with quiet():
         # PyTorch clamps each log at -100 so that 0 and 1 give finite losses.
         log_input = np.maximum(np.log(input), -100.0)
         log_complement = np.maximum(np.log1p(-input), -100.0)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .._backend import quiet
 from . import _samples as samples
 from ._registry import FUNCTIONS, METHODS, OPS, defop, public
 
@@ -129,7 +130,7 @@ alias_of("mul", "multiply")
 
 
 def _div(xp, input, other):
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.true_divide(input, other)
 
 
@@ -160,7 +161,7 @@ def _divide_rounded(xp, input, other, rounding_mode):
 
 
 def _div_mode(xp, input, other, rounding_mode):
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return _divide_rounded(xp, input, other, rounding_mode)
 
 
@@ -221,7 +222,7 @@ _NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
 
 def floor_divide(xp, input, other):
     """input // other rounded toward minus infinity; see torch.floor_divide."""
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return _divide_rounded(xp, input, other, "floor")
 
 
@@ -244,13 +245,13 @@ def _remainder(xp, input, other):
     if getattr(input, "dtype", None) is not None and input.dtype.kind == "b":
         raise not_implemented_for("remainder_cpu", input)
     _check_zero_division(xp, input, other)
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.remainder(input, other)
 
 
 def _fmod(xp, input, other):
     _check_zero_division(xp, input, other)
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.fmod(input, other)
 
 
@@ -332,7 +333,7 @@ alias_of("neg", "negative")
 
 def reciprocal(xp, input):
     """1 / input; see torch.reciprocal."""
-    with xp.errstate(divide="ignore"):
+    with quiet():
         return xp.reciprocal(input)
 
 
@@ -363,7 +364,7 @@ def _addcdiv(xp, input, tensor1, tensor2, *, value=1):
             "to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) for "
             "float inputs. The future addcdiv behavior is just the latter implementation: "
             "(input + value * tensor1 / tensor2), for all dtypes.")
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return input + value * (tensor1 / tensor2)
 
 
@@ -385,7 +386,7 @@ def _pow_scalar_rule(grad, input, exponent):
 
 
 def _pow(xp, input, exponent):
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.power(input, exponent)
 
 
@@ -398,7 +399,7 @@ pow_tensor_scalar = defop(
 
 
 def _pow_tensor_tensor(xp, input, exponent):
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.power(input, exponent)
 
 
@@ -421,7 +422,7 @@ pow_tensor_tensor = defop(
 
 
 def _pow_scalar_tensor(xp, exponent, base):
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.power(base, exponent)
 
 
@@ -465,7 +466,7 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
     """Declare a unary op that computes in floating point (integers become the default float)."""
 
     def forward(xp, input):
-        with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with quiet():
             return compute(xp, input)
 
     forward.__name__ = name
@@ -554,7 +555,7 @@ def logit(xp, input, eps=None):
     torch.logit."""
     if eps is not None:
         input = xp.clip(input, eps, 1 - eps)
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.log(input / (1 - input))
 
 
@@ -671,7 +672,7 @@ def sgn(xp, input):
     """sign for real tensors, input / |input| for complex ones; see torch.sgn."""
     if input.dtype.kind == "c":
         magnitude = xp.abs(input)
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return xp.where(magnitude == 0, 0, input / magnitude)
     return input.copy() if input.dtype.kind == "b" else xp.sign(input)
 
@@ -933,7 +934,7 @@ public(methods=("lerp_",), function=False)(_inplace(lerp, "lerp"))
 
 
 def _xlogy(xp, input, other):
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         product = xp.multiply(input, xp.log(other))
         # 0 * log(y) is 0 for every y but NaN.
         return xp.where((xp.asarray(input) == 0) & ~xp.isnan(other), 0, product)

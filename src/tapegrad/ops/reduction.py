@@ -7,6 +7,7 @@ import builtins
 import collections
 from collections.abc import Sequence
 
+from .._backend import quiet
 from .._tensor import normalize_dim
 from . import _samples as samples
 from ._registry import defop, public
@@ -548,7 +549,7 @@ def _var_forward(xp, input, dim, correction, keepdim):
     if input.dtype.kind not in "fc":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = None if dim is None else _numpy_axes(dim, input.ndim)
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return xp.var(input, axis=axes, ddof=correction, keepdims=keepdim)
 
 
@@ -653,7 +654,7 @@ def _logsumexp(xp, input, dim, keepdim=False):
     axes = _numpy_axes(dim, input.ndim)
     peak = xp.max(input, axis=axes, keepdims=True) if input.size else xp.zeros(())
     peak = xp.where(xp.isfinite(peak), peak, 0)
-    with xp.errstate(divide="ignore"):
+    with quiet():
         result = xp.log(xp.sum(xp.exp(input - peak), axis=axes, keepdims=True)) + peak
     return result if keepdim else (result.reshape(()) if axes is None else
                                    xp.squeeze(result, axis=axes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from .._backend import quiet
 from . import _samples as samples
 from ._registry import defop, public
 
@@ -49,7 +50,7 @@ defop(erfc, node="ErfcBackward0", promote="float", kind=E,
 def _erfinv_array(xp, y):
     y = y.astype("float64")
     magnitude = xp.abs(y)
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         # Winitzki's closed-form estimate (relative error below 2e-3) ...
         log_term = xp.log((1 - magnitude) * (1 + magnitude))
         a = 0.147
@@ -96,7 +97,7 @@ _SHIFT_TO = 12.0  # recurrence moves x up to here; the series is then exact to d
 
 def _digamma_array(xp, x):
     x = x.astype("float64")
-    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with quiet():
         # Reflection for x < 1/2: psi(x) = psi(1 - x) - pi / tan(pi x); the period of tan lets
         # pi x be reduced first, which keeps large negative x accurate.
         reflect = x < 0.5
@@ -134,7 +135,7 @@ def _polygamma_array(xp, x, n):
     sign = 1.0 if n % 2 == 1 else -1.0
     factorial = math.factorial(n)
     threshold = _SHIFT_TO + n  # the asymptotic series needs y well above n
-    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with quiet():
         y = x.copy()
         total = xp.zeros_like(y)
         steps = int(max(0.0, math.ceil(threshold - float(xp.nanmin(y))))) if y.size else 0
