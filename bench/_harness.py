@@ -36,6 +36,9 @@ class Part:
     agree: dict[str, float] = field(default_factory=dict)
     # Extra environment of the child process (e.g. malloc settings for memory measurements).
     env: dict[str, str] = field(default_factory=dict)
+    # Timed parts run in rounds, the implementations' order rotating, and pool the samples:
+    # a slow spell of the shared machine then falls on every implementation alike.
+    rounds: bool = True
 
 
 def load_library(implementation: str) -> Any:

@@ -234,11 +234,13 @@ def render(outcomes: list[Outcome], args: argparse.Namespace, machine: list[str]
              f"(workloads {', '.join(selected)}).", ""]
     lines += machine
     lines += [
-        f"- Method: each (workload, implementation) runs in a fresh subprocess; after warm-up, "
-        f"{args.reps} samples, each the mean of enough back-to-back calls to last >= "
+        f"- Method: each (workload, implementation) runs in fresh subprocesses; timed parts in "
+        f"{args.rounds} round(s), the order of implementations rotating each round, each child "
+        f"taking {max(2, -(-args.reps // args.rounds)) if args.rounds > 1 else args.reps} "
+        f"samples after warm-up, each sample the mean of enough back-to-back calls to last >= "
         f"{args.min_sample:g} s (gc enabled, collected before each sample). Median and min–max "
-        "over the samples; ratios are tapegrad's median over the other's median, both from "
-        "this run.",
+        "over the pooled samples; ratios are tapegrad's median over the other's median, both "
+        "from this run.",
         "",
         "| Workload | Metric | Implementation | Median | Spread (min–max) | vs PyTorch | vs NumPy "
         "| Target | Met |",
@@ -312,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="samples per metric (default 7)")
     parser.add_argument("--min-sample", type=float, default=None,
                         help="seconds each timed sample lasts at least (default 0.2)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of fresh children per timed part (default 3; quick 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per child process")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip the cProfile runs of W1, W2 and of the import (W4)")
@@ -322,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     if args.reps is None:
         args.reps = 3 if args.quick else 7
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.min_sample is None:
         args.min_sample = 0.05 if args.quick else 0.2
     selected = [name.strip().upper() for name in args.only.split(",") if name.strip()] or list(
@@ -337,16 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(WORKLOADS[workload])
         print(module.TITLE, flush=True)
         for part in module.PARTS:
-            for implementation in part.implementations:
-                started = time.perf_counter()
-                result = run_child(workload, part, implementation, args)
-                outcome = Outcome(workload, part, implementation, result["status"],
-                                  result.get("metrics", {}), result.get("values", {}),
-                                  result.get("notes", []), result.get("checks", {}),
-                                  time.perf_counter() - started)
-                outcomes.append(outcome)
-                print(f"  {part.name:<12} {LABELS[implementation]:<16} "
-                      f"{progress_line(outcome)} [{outcome.seconds:.0f} s]", flush=True)
+            outcomes += run_part(workload, part, args)
 
     profiles = {}
     if args.profile:
@@ -366,6 +363,40 @@ def main(argv: list[str] | None = None) -> int:
           else report[table_start:])
     print(f"written to {args.output}")
     return 0
+
+
+def run_part(workload: str, part: Part, args: argparse.Namespace) -> list[Outcome]:
+    """Each implementation in fresh children: ``args.rounds`` rounds for timed parts, the order
+    of implementations rotating each round, samples pooled over the rounds."""
+    rounds = args.rounds if part.rounds else 1
+    per_child = argparse.Namespace(**vars(args))
+    per_child.reps = max(2, -(-args.reps // rounds)) if rounds > 1 else args.reps
+    outcomes = {name: Outcome(workload, part, name, "ok") for name in part.implementations}
+    for round_index in range(rounds):
+        shift = round_index % len(part.implementations)
+        order = part.implementations[shift:] + part.implementations[:shift]
+        for implementation in order:
+            outcome = outcomes[implementation]
+            if outcome.status != "ok":
+                continue  # not available or failed: once is enough
+            started = time.perf_counter()
+            result = run_child(workload, part, implementation, per_child)
+            outcome.seconds += time.perf_counter() - started
+            outcome.status = result["status"]
+            for metric, samples in result.get("metrics", {}).items():
+                outcome.metrics.setdefault(metric, []).extend(samples)
+            for name, value in result.get("values", {}).items():
+                outcome.values.setdefault(name, value)
+            for name, check in result.get("checks", {}).items():
+                if name not in outcome.checks or not check[0]:
+                    outcome.checks[name] = check  # a failure in any round is kept
+            outcome.notes += [note for note in result.get("notes", [])
+                              if note not in outcome.notes]
+    for implementation in part.implementations:
+        outcome = outcomes[implementation]
+        print(f"  {part.name:<12} {LABELS[implementation]:<16} {progress_line(outcome)} "
+              f"[{outcome.seconds:.0f} s]", flush=True)
+    return list(outcomes.values())
 
 
 def progress_line(outcome: Outcome) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _dtype, autograd, nn, optim
+from . import _dtype, autograd
 from . import ops as _ops
 from ._creation import (
     Generator,
@@ -63,7 +63,6 @@ from ._dtype import (
 )
 from ._printing import get_printoptions, set_printoptions
 from ._tensor import Size, Tensor, device
-from .serialization import load, save
 from .autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -114,9 +113,29 @@ def can_cast(from_: dtype, to: dtype) -> bool:
     return from_.category <= to.category if from_.category != to.category else True
 
 
+def save(obj: Any, f: Any, **kwargs: Any) -> None:
+    """Save tensors and state_dicts in a data-only format; see tapegrad.serialization.save."""
+    from .serialization import save as save_data
+
+    save_data(obj, f, **kwargs)
+
+
+def load(f: Any, **kwargs: Any) -> Any:
+    """Load what save wrote (never runs code); see tapegrad.serialization.load."""
+    from .serialization import load as load_data
+
+    return load_data(f, **kwargs)
+
+
+# Submodules load on first use, which keeps `import tapegrad` quick; `tapegrad.nn`,
+# `import tapegrad.nn` and `from tapegrad import nn` all work as with torch.
+_LAZY_SUBMODULES = ("nn", "optim", "func", "utils", "linalg", "special", "viz", "fft",
+                    "testing", "serialization")
+
+
 def __getattr__(name: str) -> Any:
     import importlib
 
-    if name in ("func", "utils", "linalg", "special", "viz", "fft", "testing"):
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tapegrad' has no attribute '{name}'")

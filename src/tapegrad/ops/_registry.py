@@ -4,8 +4,9 @@ its Node class, its public function, its Tensor methods and its in-place variant
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import _dispatch
 from .._tensor import Tensor
@@ -110,12 +111,65 @@ class OpDef:
         return plan
 
 
+_EMPTY = inspect.Parameter.empty
+_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+_POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+class _Parameter(NamedTuple):
+    name: str
+    kind: Any
+    default: Any
+
+
+def _parameters(function: Callable) -> list[_Parameter]:
+    """A function's parameters, read from its code object (inspect.signature is ~20x slower,
+    and import time is spent here once per op)."""
+    code = getattr(function, "__code__", None)
+    if code is None or code.co_flags & _VARIADIC:
+        return [_Parameter(p.name, p.kind, p.default)
+                for p in inspect.signature(function).parameters.values()]
+    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
+    names = code.co_varnames[:positional + keyword_only]
+    defaults = function.__defaults__ or ()
+    keyword_defaults = function.__kwdefaults__ or {}
+    first_default = positional - len(defaults)
+    result = []
+    for index, name in enumerate(names):
+        if index < positional:
+            default = defaults[index - first_default] if index >= first_default else _EMPTY
+            result.append(_Parameter(name, _POSITIONAL, default))
+        else:
+            result.append(_Parameter(name, _KEYWORD_ONLY, keyword_defaults.get(name, _EMPTY)))
+    return result
+
+
+_CODE_CACHE: dict[str, types.CodeType] = {}
+
+
+def _generate(name: str, source: str, namespace: dict[str, Any]) -> Callable:
+    """Make function ``name`` from ``source`` (which defines ``generated``) in ``namespace``.
+
+    Many ops share a signature, so the compiled code is cached by source text and only the
+    function object (with the op's own globals) is made per op: compiling is most of import.
+    """
+    code = _CODE_CACHE.get(source)
+    if code is None:
+        module = compile(source, "<tapegrad generated>", "exec")
+        code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+        _CODE_CACHE[source] = code
+    function = types.FunctionType(code.replace(co_name=name), namespace, name)
+    function.__qualname__ = name
+    return function
+
+
 def _compile_rule(op: OpDef, rule: Callable, joint: bool) -> tuple[Callable, tuple, bool]:
     """Turn a rule with named parameters into ``call(node, grad)`` reading saved values."""
     arguments = []
     needed_inputs = []
     needs_result = False
-    for parameter in inspect.signature(rule).parameters.values():
+    for parameter in _parameters(rule):
         name = parameter.name
         if name in ("grad", "grads"):
             arguments.append("grad")
@@ -137,28 +191,29 @@ def _compile_rule(op: OpDef, rule: Callable, joint: bool) -> tuple[Callable, tup
             arguments.append(f"node._params[{op.param_names.index(name)}]")
         else:
             raise TypeError(f"rule for {op.name} asks for unknown value {name!r}")
-    source = f"def call(node, grad):\n    return rule({', '.join(arguments)})\n"
-    namespace: dict[str, Any] = {"rule": rule}
-    exec(source, namespace)  # noqa: S102 - generated once at import from the rule's signature
-    return namespace["call"], tuple(needed_inputs), needs_result
+    source = f"def generated(node, grad):\n    return rule({', '.join(arguments)})\n"
+    caller = _generate(f"{op.name}_rule", source, {"rule": rule})
+    return caller, tuple(needed_inputs), needs_result
 
 
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
                      inplace: bool = False) -> Callable:
     """Generate ``def name(<forward's signature without xp>)`` that calls dispatch."""
-    parameters = list(inspect.signature(forward).parameters.values())[1:]
-    defaults: dict[str, Any] = {}
+    parameters = _parameters(forward)[1:]
+    positional_defaults = []
+    keyword_defaults: dict[str, Any] = {}
     pieces = []
     seen_keyword_only = False
     for parameter in parameters:
-        text = parameter.name
-        if parameter.kind is parameter.KEYWORD_ONLY and not seen_keyword_only:
-            pieces.append("*")
-            seen_keyword_only = True
-        if parameter.default is not parameter.empty:
-            defaults[f"_default_{parameter.name}"] = parameter.default
-            text += f"=_default_{parameter.name}"
-        pieces.append(text)
+        if parameter.kind is _KEYWORD_ONLY:
+            if not seen_keyword_only:
+                pieces.append("*")
+                seen_keyword_only = True
+            if parameter.default is not _EMPTY:
+                keyword_defaults[parameter.name] = parameter.default
+        elif parameter.default is not _EMPTY:
+            positional_defaults.append(parameter.default)
+        pieces.append(parameter.name)
     input_names = [p.name for p in parameters[:inputs]]
     param_names = [p.name for p in parameters[inputs:]]
     if sequence:
@@ -175,13 +230,15 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     else:
         body = f"return _dispatch(_op, {inputs_text}, {params_text})"
     name = op.name + ("_" if inplace else "")
-    source = f"def {name}({', '.join(pieces)}):\n    {body}\n"
+    source = f"def generated({', '.join(pieces)}):\n    {body}\n"
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
                                  "_dispatch_unary": _dispatch.dispatch_unary,
                                  "_dispatch_binary": _dispatch.dispatch_binary,
-                                 "_dispatch_inplace": _dispatch.dispatch_inplace, **defaults}
-    exec(source, namespace)  # noqa: S102 - generated once at import from the forward's signature
-    function = namespace[name]
+                                 "_dispatch_inplace": _dispatch.dispatch_inplace}
+    function = _generate(name, source, namespace)
+    # Defaults live on the function object, not in the (shared) code.
+    function.__defaults__ = tuple(positional_defaults) or None
+    function.__kwdefaults__ = keyword_defaults or None
     function.__doc__ = forward.__doc__
     function.__module__ = "tapegrad"
     return function
@@ -189,8 +246,8 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
 
 def _positional_forward(forward: Callable, inputs: int, sequence: bool) -> Callable:
     """Adapt a forward with keyword-only parameters (or a sequence input) to positional calls."""
-    parameters = list(inspect.signature(forward).parameters.values())[1:]
-    keyword_only = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    parameters = _parameters(forward)[1:]
+    keyword_only = [p.name for p in parameters if p.kind is _KEYWORD_ONLY]
     if not keyword_only and not sequence:
         return forward
     names = [p.name for p in parameters]
@@ -242,7 +299,7 @@ def defop(
     result shares memory (and version counter) with their first input, as PyTorch's views.
     """
     op_name = name or forward.__name__.rstrip("_")
-    parameters = list(inspect.signature(forward).parameters.values())[1:]
+    parameters = _parameters(forward)[1:]
     input_names = tuple(p.name for p in parameters[:inputs])
     param_names = tuple(p.name for p in parameters[inputs:])
     op = OpDef(op_name, _positional_forward(forward, inputs, sequence), node, input_names,
