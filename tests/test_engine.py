@@ -421,3 +421,25 @@ def test_leaf_grad_is_not_aliased():
     (a + b).sum().backward()
     a.grad.zero_()
     assert b.grad.tolist() == [1.0, 1.0]
+
+
+def test_leaf_grad_never_aliases_the_seed_or_a_shared_gradient():
+    # The engine keeps a gradient it made as .grad without copying; seeds, pass-through
+    # gradients and gradients sent to two places must still be copied.
+    x = tapegrad.ones(3, requires_grad=True)
+    seed = tapegrad.ones(3)
+    x.clone().backward(seed)
+    seed.mul_(5)
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+    a = tapegrad.ones(2, requires_grad=True)
+    b = tapegrad.ones(2, requires_grad=True)
+    (a * 2 + b * 1).sum().backward()
+    a.grad.zero_()
+    assert b.grad.tolist() == [1.0, 1.0]
+
+    w = tapegrad.ones(2, 2, requires_grad=True)
+    (w * 3).sum().backward()
+    kept = w.grad
+    (w * 3).sum().backward()
+    assert kept is w.grad and w.grad.tolist() == [[6.0, 6.0], [6.0, 6.0]]

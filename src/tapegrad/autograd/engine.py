@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 Edge = tuple  # (Node, output_nr)
 _ndarray = np.ndarray
+_NO_OUTPUTS: list = []
 _asarray = np.asarray
 
 
@@ -136,6 +137,9 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     buffers: dict[Node, list] = {}
     for (node, output_nr), grad in zip(roots, root_grads):
         _deposit(buffers, node, output_nr, grad, create_graph)
+    # Gradients that may be seen elsewhere (the roots' seeds, what a node passed through
+    # unchanged or sent twice): a leaf must copy these rather than keep them as its .grad.
+    shared = {id(grad) for grad in root_grads}
 
     ready: list = []
     tie = 0
@@ -166,8 +170,13 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
             outputs = None
             if run and (grads[0] is not None if len(grads) == 1 else
                         any(grad is not None for grad in grads)):
-                if (node._prehooks is None and node._hooks is None and not anomaly.enabled
-                        and node_type is not AccumulateGrad):
+                if node_type is AccumulateGrad and node._prehooks is None and \
+                        node._hooks is None:
+                    grad = grads[0]
+                    accumulate_into(node.variable, grad, id(grad) not in shared)
+                    outputs = _NO_OUTPUTS
+                elif node._prehooks is None and node._hooks is None and not anomaly.enabled \
+                        and node_type is not AccumulateGrad:
                     try:
                         outputs = node.apply(grads)
                     except Exception as error:
@@ -187,6 +196,10 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                 if index < count:
                     grad = outputs[index]  # type: ignore[index]
                     if grad is not None:
+                        if type(child) is AccumulateGrad and not create_graph and (
+                                any(grad is incoming for incoming in grads)
+                                or sum(grad is other for other in outputs) > 1):
+                            shared.add(id(grad))
                         meta = metas[index]
                         if meta is not None:
                             data = grad._data

@@ -189,14 +189,17 @@ class AccumulateGrad(Node):
         return []
 
 
-def accumulate_into(variable: Tensor, grad: Tensor | None) -> None:
-    """Add ``grad`` into ``variable.grad``; copies so that .grad never aliases another tensor."""
+def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) -> None:
+    """Add ``grad`` into ``variable.grad``. .grad never aliases another tensor: a gradient is
+    copied unless the engine says it ``owned`` it (made during this backward, reaching only
+    this leaf) and its array owns its writable memory; then it is kept as is, as PyTorch does."""
     from .grad_mode import STATE
 
     if grad is None:
         return
     hooks = variable._hooks
     if hooks:
+        owned = False  # a hook may keep a reference to the gradient it was given
         for hook in list(hooks.values()):
             replaced = hook(grad)
             if replaced is not None:
@@ -206,7 +209,11 @@ def accumulate_into(variable: Tensor, grad: Tensor | None) -> None:
         # create_graph: keep the graph of the gradient (out of place).
         variable._grad = grad if current is None else current + grad
     elif current is None:
-        variable._grad = grad.detach().clone()
+        array = grad._data
+        if owned and array.base is None and array.flags.writeable and grad.grad_fn is None:
+            variable._grad = grad
+        else:
+            variable._grad = grad.detach().clone()
     elif current.requires_grad:
         variable._grad = current + grad.detach()
     else:
