@@ -171,7 +171,7 @@ def dispatch_unary(op: Any, input: Any, params: tuple) -> Any:
     if op.is_view:
         mark_view(result, input)
     if input._requires_grad and STATE.enabled and op.node_class is not None:
-        _record_unary(op, input, params, result)
+        record_unary(op, input, params, result)
     return result
 
 
@@ -218,7 +218,7 @@ def dispatch_binary(op: Any, input: Any, other: Any, params: tuple) -> Any:
     return result
 
 
-def _record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
+def record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
     """``record`` for one input and one output, without the loops."""
     node = _new(op.node_class)
     function = input.grad_fn
@@ -245,8 +245,8 @@ def _record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None
     if anomaly_mode.STATE.enabled:
         node._trace = anomaly_mode.creation_trace()
     else:
-        try:  # _record_unary <- dispatch_unary <- generated function <- its caller
-            node._trace = _creation_site(_getframe(3))
+        try:  # record_unary <- generated function (or dispatch_unary) <- ...: walked up
+            node._trace = _creation_site(_getframe(2))
         except ValueError:
             node._trace = _creation_site(_getframe(1))
 

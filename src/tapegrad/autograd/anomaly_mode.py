@@ -62,6 +62,7 @@ def creation_trace() -> list[str]:
     return traceback.format_list([f for f in frames if "/tapegrad/" not in f.filename])
 
 
+_GENERATED = ("<string>", "<tapegrad generated>")  # code the registry generates
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _INTERNAL: dict = {}  # id(code) -> (code, is it tapegrad's own or generated code)
 
@@ -82,7 +83,7 @@ def creation_site(frame: Any) -> tuple | None:
         entry = internal.get(id(code))
         if entry is None:
             name = code.co_filename
-            entry = internal[id(code)] = (code, name.startswith(_PACKAGE) or name == "<string>")
+            entry = internal[id(code)] = (code, name.startswith(_PACKAGE) or name in _GENERATED)
         if not entry[1]:
             return (code, frame.f_lasti)
         last = frame
