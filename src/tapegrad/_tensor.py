@@ -503,3 +503,12 @@ def normalize_dim(dim: int, ndim: int) -> int:
         raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], "
                          f"but got {dim})")
     return dim + ndim if dim < 0 else dim if ndim else 0
+
+
+def _register_with_graph() -> None:
+    from .autograd import graph
+
+    graph._result_view = result_view
+
+
+_register_with_graph()

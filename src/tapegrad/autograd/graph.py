@@ -150,12 +150,10 @@ class Node:
         saved = self._saved_result
         if saved is FREED:
             raise RuntimeError(FREED_MESSAGE)
-        from .._tensor import result_view
-
         value = saved[index]
         if type(value) is Packed:
             value = value.unpack()._data
-        return result_view(self, index, value)
+        return _result_view(self, index, value)
 
 
 def modified_message(tensor: Tensor, version: int, expected: int) -> str:
@@ -335,3 +333,7 @@ def get_gradient_edge(tensor: Tensor) -> tuple:
     if tensor.grad_fn is None:
         return (tensor.grad_accumulator(), 0)
     return (tensor.grad_fn, tensor._output_nr)
+
+
+# Set by _tensor.py once Tensor exists (it imports this module, so no import here).
+_result_view: Callable[[Node, int, Any], Tensor] = None  # type: ignore[assignment]

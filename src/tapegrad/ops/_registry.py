@@ -43,8 +43,12 @@ class OpNode(Node):
         if op.joint_rule is not None:
             return list(op.joint_rule(self, grad))
         callers = op.rule_callers
+        edges = self._edges
+        if len(edges) == 1:  # the common case, without the loop
+            caller = callers[0]
+            return [None if edges[0][0] is None or caller is None else caller(self, grad)]
         return [None if edge[0] is None or callers[index] is None else callers[index](self, grad)
-                for index, edge in enumerate(self._edges)]
+                for index, edge in enumerate(edges)]
 
     def _materialize(self, grad_outputs: list) -> tuple:
         """Zeros for outputs that received no gradient (multi-output ops)."""
