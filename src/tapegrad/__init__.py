@@ -6,6 +6,7 @@ graph backward for gradients, with PyTorch's names, defaults, dtypes, printing a
 
 from __future__ import annotations
 
+import builtins  # `bool`, `int` and `float` are dtypes in this namespace
 from typing import Any
 
 from . import _dtype, autograd
@@ -85,20 +86,20 @@ contiguous_format = preserve_format = channels_last = None
 globals().update(_ops.FUNCTIONS)
 
 
-def is_tensor(obj: Any) -> bool:
+def is_tensor(obj: Any) -> builtins.bool:
     """See torch.is_tensor."""
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(input: Tensor) -> bool:
+def is_floating_point(input: Tensor) -> builtins.bool:
     return input.is_floating_point()
 
 
-def is_complex(input: Tensor) -> bool:
+def is_complex(input: Tensor) -> builtins.bool:
     return input.is_complex()
 
 
-def numel(input: Tensor) -> int:
+def numel(input: Tensor) -> builtins.int:
     return input.numel()
 
 
@@ -109,7 +110,7 @@ def result_type(tensor1: Any, tensor2: Any) -> dtype:
     return common_dtype((tensor1, tensor2))
 
 
-def can_cast(from_: dtype, to: dtype) -> bool:
+def can_cast(from_: dtype, to: dtype) -> builtins.bool:
     return from_.category <= to.category if from_.category != to.category else True
 
 
