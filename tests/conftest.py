@@ -8,3 +8,13 @@ import pytest
 def _seeded():
     np.random.seed(0)
     yield
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report the size of the op table the generic tests covered."""
+    from tapegrad.ops import FUNCTIONS, METHODS, OPS
+
+    samples = sum(len(op.samples or ()) for op in OPS.values())
+    terminalreporter.write_line(
+        f"op table: {len(OPS)} primitives with {samples} samples; {len(FUNCTIONS)} tapegrad "
+        f"functions and {len(METHODS)} Tensor methods generated from it and its composites")
