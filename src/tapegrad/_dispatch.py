@@ -137,85 +137,11 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
 
 
 # --- fast paths for one- and two-input ops --------------------------------------------------
-# The generated function of an op with one or two tensor inputs and one output calls these.
-# They handle the common case (plain tensors of one dtype, or a tensor and a Python number of a
-# compatible kind) inline and leave everything else to ``dispatch``, which is the reference.
-FAST_TYPES = {Tensor}  # nn.Parameter adds itself
+# The registry writes the common case of each such op (plain tensors of one dtype, or a tensor
+# and a Python number of a compatible kind) into the op's generated function
+# (ops/_registry._inline_fast_path) and leaves everything else to ``dispatch``, the reference.
+FAST_TYPES = {Tensor}  # the exact types that take the fast path; nn.Parameter adds itself
 _new = object.__new__
-_FLOAT_KINDS = "fc"
-_INT_SCALAR_KINDS = "iufc"
-
-
-def dispatch_unary(op: Any, input: Any, params: tuple) -> Any:
-    """``dispatch`` for an op with one tensor input and one output."""
-    if MODES.active or type(input) not in FAST_TYPES or op.array_params:
-        return dispatch(op, (input,), params)
-    data = input._data
-    dtype = data.dtype
-    promotion = op.promotion
-    if promotion == FLOAT and dtype.kind not in _FLOAT_KINDS:
-        return dispatch(op, (input,), params)
-    output = op.forward(xp, data, *params)
-    if type(output) is not _ndarray:
-        output = _asarray(output)
-    if promotion and promotion != COMPARE and output.dtype != dtype:
-        output = output.astype(dtype)
-    result = _new(Tensor)
-    result._data = output
-    result._requires_grad = False
-    result.grad_fn = None
-    result._output_nr = 0
-    result._grad = None
-    result._version_counter = None
-    result._base = None
-    if op.is_view:
-        mark_view(result, input)
-    if input._requires_grad and STATE.enabled and op.node_class is not None:
-        record_unary(op, input, params, result)
-    return result
-
-
-def dispatch_binary(op: Any, input: Any, other: Any, params: tuple) -> Any:
-    """``dispatch`` for an op with two tensor inputs (the second maybe a number), one output."""
-    promotion = op.promotion
-    if MODES.active or op.array_params or type(input) not in FAST_TYPES:
-        return dispatch(op, (input, other), params)
-    data = input._data
-    dtype = data.dtype
-    other_type = type(other)
-    if other_type in FAST_TYPES:
-        other_data = other._data
-        if promotion and other_data.dtype != dtype:
-            return dispatch(op, (input, other), params)
-        requires_grad = input._requires_grad or other._requires_grad
-    elif not promotion:
-        return dispatch(op, (input, other), params)
-    elif other_type is float and dtype.kind in _FLOAT_KINDS or \
-            other_type is int and dtype.kind in _INT_SCALAR_KINDS:
-        other_data = other
-        requires_grad = input._requires_grad
-    else:
-        return dispatch(op, (input, other), params)
-    if promotion == FLOAT and dtype.kind not in _FLOAT_KINDS:
-        return dispatch(op, (input, other), params)
-    output = op.forward(xp, data, other_data, *params)
-    if type(output) is not _ndarray:
-        output = _asarray(output)
-    if promotion and promotion != COMPARE and output.dtype != dtype:
-        output = output.astype(dtype)
-    result = _new(Tensor)
-    result._data = output
-    result._requires_grad = False
-    result.grad_fn = None
-    result._output_nr = 0
-    result._grad = None
-    result._version_counter = None
-    result._base = None
-    if op.is_view:
-        mark_view(result, input)
-    if requires_grad and STATE.enabled and op.node_class is not None:
-        record(op, (input, other), params, (result,))
-    return result
 
 
 def record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
@@ -245,7 +171,7 @@ def record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
     if anomaly_mode.STATE.enabled:
         node._trace = anomaly_mode.creation_trace()
     else:
-        try:  # record_unary <- generated function (or dispatch_unary) <- ...: walked up
+        try:  # record_unary <- generated function <- ...: walked up to the user's frame
             node._trace = _creation_site(_getframe(2))
         except ValueError:
             node._trace = _creation_site(_getframe(1))

@@ -234,8 +234,6 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     name = op.name + ("_" if inplace else "")
     source = f"def generated({', '.join(pieces)}):\n    {body}\n"
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
-                                 "_dispatch_unary": _dispatch.dispatch_unary,
-                                 "_dispatch_binary": _dispatch.dispatch_binary,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace,
                                  **_FAST_PATH_GLOBALS}
     function = _generate(name, source, namespace)
@@ -261,8 +259,8 @@ def _inline_fast_path(op: OpDef, input_names: list, param_names: list, inputs_te
     for this op (its promotion, view and node known now), deferring the rest to dispatch.
     Locals start with an underscore so that no parameter name of an op can shadow them.
 
-    This is dispatch_unary/dispatch_binary specialised per op: the hot path of every
-    arithmetic operator, so per-call work that can be decided here is decided here.
+    This is the hot path of every arithmetic operator, so per-call work that can be decided
+    here is decided here.
     """
     promotion = op.promotion
     first = input_names[0]
