@@ -50,3 +50,12 @@ ENTRIES = [
     OpEntry("softmax", "nn.functional.softmax"),
     OpEntry("log_softmax", "nn.functional.log_softmax"),
 ]
+
+
+def _threshold_backward(lib, grad, result, threshold):
+    if lib.__name__ == "torch":
+        return lib.ops.aten.threshold_backward(grad, result, threshold)
+    return lib.ops.OPS["threshold_backward"].function(grad, result, threshold)
+
+
+ENTRIES.append(OpEntry("threshold_backward", _threshold_backward))

@@ -365,6 +365,13 @@ def defop(
     parameters = _parameters(forward)[1:]
     input_names = tuple(p.name for p in parameters[:inputs])
     param_names = tuple(p.name for p in parameters[inputs:])
+    # In rules these names mean the op's own outputs and the node; an input or param with
+    # one of them could never be read there. (An input named `grad` can still be a key of
+    # `grads`; its rules then read the incoming gradient by that name, never the input.)
+    clashes = {"result", "results", "ctx", "grads"} & set(input_names + param_names)
+    if clashes and node is not None:
+        raise TypeError(f"{op_name}: parameters named {sorted(clashes)} would be shadowed in "
+                        "backward rules")
     op = OpDef(op_name, _positional_forward(forward, inputs, sequence), node, input_names,
                param_names, PROMOTIONS[promote], outputs,
                tuple(differentiable_outputs) if differentiable_outputs is not None else None,

@@ -49,9 +49,32 @@ def _relu(xp, input):
     return xp.maximum(input, 0).astype(input.dtype, copy=False)
 
 
+def _threshold_backward(xp, grad_output, output, threshold):
+    # (Inputs are not named grad/result: rules use those names for the incoming gradient
+    # and this op's own result.)
+    mask = output > threshold
+    # A product with the mask is several times faster than np.where; where a gradient is not
+    # finite, 0 * inf would be nan, so select instead (PyTorch gives 0 there).
+    result = xp.multiply(grad_output, mask)
+    if not xp.isfinite(result).all():
+        result = xp.where(mask, grad_output, xp.zeros((), grad_output.dtype))
+    return result
+
+
+# The gradient of relu and threshold-like ops: grad where result > threshold, else 0.
+threshold_backward_op = defop(
+    _threshold_backward, name="threshold_backward", node="ThresholdBackwardBackward0", inputs=2,
+    promote="promote", function=False,
+    grads={"grad_output": lambda grad, output, threshold: threshold_backward_op.function(
+        grad, output, threshold),
+           "output": lambda grad: grad * 0},
+    samples=[Sample(((3, 4), (3, 4)), args=(0.0,)), Sample(((5,), (5,)), args=(0.5,))])
+
+
 # relu'(0) = 0, as PyTorch (the gradient passes where the result is positive).
 relu_op = defop(_relu, name="relu", node="ReluBackward0", promote="promote", kind=E,
-                grads={"input": lambda grad, result: where(result > 0, grad, 0.0)},
+                grads={"input": lambda grad, result: threshold_backward_op.function(
+                    grad, result, 0)},
                 methods=("relu",), inplace="relu_", samples=samples.unary())
 
 

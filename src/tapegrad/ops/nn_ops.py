@@ -11,6 +11,7 @@ from .. import _dtype
 from .._tensor import Tensor, wrap
 from . import _samples as samples
 from ._registry import defop
+from .indexing import zeros_of
 from .linalg import matmul
 
 Sample = samples.Sample
@@ -41,11 +42,21 @@ def _out_size(size: int, kernel: int, dilation: int, padding: int, stride: int) 
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def _pad_spatial(xp, input, rows, columns, fill):
+    """Pad the last two dims by (before, after) amounts; the input itself when none (np.pad
+    copies even then, and is slower than one assignment into a filled canvas)."""
+    if not any(rows) and not any(columns):
+        return input
+    shape = (*input.shape[:-2], input.shape[-2] + sum(rows), input.shape[-1] + sum(columns))
+    canvas = xp.full(shape, fill, input.dtype)
+    canvas[..., rows[0]:shape[-2] - rows[1], columns[0]:shape[-1] - columns[1]] = input
+    return canvas
+
+
 def _im2col(xp, input, kernel, dilation, padding, stride, fill=0.0):
     """(N, C, H, W) -> strided view (N, C, OH, OW, kh, kw) of the padded input's windows."""
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
-    if ph or pw:
-        input = xp.pad(input, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    input = _pad_spatial(xp, input, (ph, ph), (pw, pw), fill)
     windows = _window(input, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(2, 3))
     return windows[:, :, ::sh, ::sw, ::dh, ::dw]
 
@@ -176,41 +187,34 @@ def _convolution(xp, input, weight, bias, stride, padding, dilation, transposed,
         out_channels, group_channels = w.shape[:2]
         windows = _im2col(xp, x, kernel, dilation, padding, stride)
         oh, ow = windows.shape[2:4]
-        # (G, Cg*kh*kw, N*OH*OW) columns against (G, Og, Cg*kh*kw) weights: one matmul.
-        columns = windows.reshape(n, groups, group_channels, oh, ow, *kernel)
-        columns = columns.transpose(1, 2, 5, 6, 0, 3, 4).reshape(
-            groups, group_channels * kernel[0] * kernel[1], n * oh * ow)
+        # The one im2col copy lays the columns out per sample, (N, G, Cg*kh*kw, OH*OW), so a
+        # stacked product with the (G, Og, Cg*kh*kw) weights lands directly in NCHW order.
+        columns = windows.transpose(0, 1, 4, 5, 2, 3).reshape(
+            n, groups, group_channels * kernel[0] * kernel[1], oh * ow)
         weights = w.reshape(groups, out_channels // groups, -1)
-        # One group: a plain 2-D product (NumPy's stacked matmul is much slower for these).
-        product = (weights[0] @ columns[0])[None] if groups == 1 else xp.matmul(weights, columns)
-        result = product.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)
-    else:
-        group_in = channels // groups
-        out_group = w.shape[1]
-        out_channels = out_group * groups
-        oh = (height - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel[0] - 1) \
-            + output_padding[0] + 1
-        ow = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kernel[1] - 1) \
-            + output_padding[1] + 1
-        weights = w.reshape(groups, group_in, out_group * kernel[0] * kernel[1])
-        columns = xp.matmul(weights.transpose(0, 2, 1)[None],
-                            x.reshape(n, groups, group_in, height * width))
-        columns = columns.reshape(n, out_channels, kernel[0], kernel[1], height, width)
-        result = _col2im(xp, columns, (oh, ow), kernel, dilation, padding, stride)
+        result = xp.matmul(weights, columns).reshape(n, out_channels, oh, ow)
+        if bias is not None:
+            result += bias.reshape(1, -1, 1, 1)
+        return result[:, :, 0] if spatial == 1 else result
+    group_in = channels // groups
+    out_group = w.shape[1]
+    out_channels = out_group * groups
+    oh = (height - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel[0] - 1) \
+        + output_padding[0] + 1
+    ow = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kernel[1] - 1) \
+        + output_padding[1] + 1
+    weights = w.reshape(groups, group_in, out_group * kernel[0] * kernel[1])
+    columns = xp.matmul(weights.transpose(0, 2, 1)[None],
+                        x.reshape(n, groups, group_in, height * width))
+    columns = columns.reshape(n, out_channels, kernel[0], kernel[1], height, width)
+    result = _col2im(xp, columns, (oh, ow), kernel, dilation, padding, stride)
     if bias is not None:
         result = result + bias.reshape(1, -1, 1, 1)
     result = xp.ascontiguousarray(result)
     return result[:, :, 0] if spatial == 1 else result
 
 
-def _group_product(first, second):
-    """Per-group matrix products; one group runs as a 2-D mm (BLAS) rather than stacked."""
-    if first.shape[0] == 1:
-        return first.squeeze(0).mm(second.squeeze(0)).unsqueeze(0)
-    return matmul(first, second)
-
-
-def _convolution_rule(grad, input, weight, bias, stride, padding, dilation, transposed,
+def _convolution_rule(ctx, grad, input, weight, bias, stride, padding, dilation, transposed,
                       output_padding, groups):
     spatial = input.ndim - 2
     stride, padding, dilation, output_padding = _conv_params(stride, padding, dilation,
@@ -223,24 +227,26 @@ def _convolution_rule(grad, input, weight, bias, stride, padding, dilation, tran
     n, channels, height, width = x.shape
     kernel = tuple(w.shape[2:])
     kk = kernel[0] * kernel[1]
+    # Only the gradients some edge needs are computed (an input image rarely needs one).
+    needs = ctx.needs_input_grad
+    needs_input, needs_weight = needs[0], needs[1]
     grad_bias = grad.sum((0, *range(2, grad.ndim))) if bias is not None else None
+    grad_input = grad_weight = None
     if not transposed:
         out_channels, group_channels = w.shape[0], w.shape[1]
         oh, ow = g.shape[2], g.shape[3]
-        blocks = oh * ow
-        # The batch goes into the matrix dims, so each group is one large BLAS product.
-        columns = unfold_op.function(x, kernel, dilation, padding, stride)
-        columns = columns.reshape(n, groups, group_channels * kk, blocks).permute(
-            1, 0, 3, 2).reshape(groups, n * blocks, group_channels * kk)
-        grad_out = g.reshape(n, groups, out_channels // groups, blocks).permute(
-            1, 2, 0, 3).reshape(groups, out_channels // groups, n * blocks)
-        weights = w.reshape(groups, out_channels // groups, group_channels * kk)
-        grad_weight = _group_product(grad_out, columns).reshape(*w.shape)
-        grad_columns = _group_product(weights.mT, grad_out).reshape(
-            groups, group_channels * kk, n, blocks).permute(2, 0, 1, 3).reshape(
-            n, channels * kk, blocks)
-        grad_input = fold_op.function(grad_columns, (height, width), kernel, dilation, padding,
-                                      stride)
+        # Per-sample stacked products in the forward's (N, G, rows, OH*OW) layout: no copies
+        # besides the im2col one, and each product is a BLAS call.
+        grad_out = g.reshape(n, groups, out_channels // groups, oh * ow)
+        if needs_weight:
+            columns = unfold_op.function(x, kernel, dilation, padding, stride).reshape(
+                n, groups, group_channels * kk, oh * ow)
+            grad_weight = matmul(grad_out, columns.mT).sum(0).reshape(*w.shape)
+        if needs_input:
+            weights = w.reshape(groups, out_channels // groups, group_channels * kk)
+            grad_columns = matmul(weights.mT, grad_out).reshape(n, channels * kk, oh * ow)
+            grad_input = fold_op.function(grad_columns, (height, width), kernel, dilation,
+                                          padding, stride)
     else:
         group_in = channels // groups
         out_group = w.shape[1]
@@ -251,12 +257,15 @@ def _convolution_rule(grad, input, weight, bias, stride, padding, dilation, tran
             # output_padding >= stride (allowed below the dilation) adds blocks no input made.
             columns = columns.reshape(n, -1, *blocks)[:, :, :height, :width]
         columns = columns.reshape(n, groups, out_group * kk, height * width)
-        weights = w.reshape(groups, group_in, out_group * kk)
-        grad_input = matmul(weights, columns).reshape(n, channels, height, width)
-        grad_weight = matmul(x.reshape(n, groups, group_in, height * width), columns.mT)
-        grad_weight = grad_weight.sum(0).reshape(*w.shape)
+        if needs_input:
+            weights = w.reshape(groups, group_in, out_group * kk)
+            grad_input = matmul(weights, columns).reshape(n, channels, height, width)
+        if needs_weight:
+            grad_weight = matmul(x.reshape(n, groups, group_in, height * width), columns.mT)
+            grad_weight = grad_weight.sum(0).reshape(*w.shape)
     if spatial == 1:
-        grad_input, grad_weight = grad_input.squeeze(2), grad_weight.squeeze(2)
+        grad_input = None if grad_input is None else grad_input.squeeze(2)
+        grad_weight = None if grad_weight is None else grad_weight.squeeze(2)
     return grad_input, grad_weight, grad_bias
 
 
@@ -409,8 +418,8 @@ def _pool_windows(xp, input, kernel, stride, padding, dilation, ceil_mode, fill)
         if p * 2 > k:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={dilation[0]}")
-    padded = xp.pad(input, ((0, 0), (0, 0), (padding[0], padding[0] + extra_h),
-                            (padding[1], padding[1] + extra_w)), constant_values=fill)
+    padded = _pad_spatial(xp, input, (padding[0], padding[0] + extra_h),
+                          (padding[1], padding[1] + extra_w), fill)
     windows = _im2col(xp, padded, kernel, dilation, (0, 0), stride)[:, :, :oh, :ow]
     return windows, (extra_h, extra_w)
 
@@ -437,17 +446,40 @@ def _max_pool2d(xp, input, kernel_size, stride=None, padding=0, dilation=1, ceil
     batched = input.ndim == 4
     x = input if batched else input[None]
     kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation)
-    windows, _ = _pool_windows(xp, x, kernel, stride, padding, dilation, ceil_mode, -np.inf)
-    n, c, oh, ow, kh, kw = windows.shape
-    flat = windows.reshape(n, c, oh, ow, kh * kw)
-    position = flat.argmax(-1)  # the first maximum, as PyTorch (nan counts as the maximum)
-    values = np.take_along_axis(flat, position[..., None], -1)[..., 0]
-    row = (np.arange(oh) * stride[0] - padding[0])[:, None] + (position // kw) * dilation[0]
-    column = (np.arange(ow) * stride[1] - padding[1]) + (position % kw) * dilation[1]
-    indices = (row * x.shape[3] + column).astype(np.int64)
+    # Padding never wins: -inf, or the lowest value of an integer dtype.
+    fill = -np.inf if x.dtype.kind in "fc" else (np.iinfo(x.dtype).min if x.dtype.kind in "iu"
+                                                 else False)
+    windows, _ = _pool_windows(xp, x, kernel, stride, padding, dilation, ceil_mode, fill)
+    kh, kw = kernel
+    width = x.shape[3]
+    # One strided slice per window position, combined elementwise: no copy of the windows and
+    # no arg-reduction over a tiny trailing axis (both slow in NumPy).
+    slices = [windows[..., index // kw, index % kw] for index in range(kh * kw)]
+    offsets = [(index // kw) * dilation[0] * width + (index % kw) * dilation[1]
+               for index in range(kh * kw)]
+    values = slices[0].copy()
+    for candidate in slices[1:]:
+        xp.maximum(values, candidate, out=values)  # nan propagates, as in PyTorch
+    # The index is the first position holding the maximum; where the maximum is nan, PyTorch's
+    # kernel (a later element wins when strictly larger or nan) reports the last nan.
+    found = slices[0] == values
+    # Offsets within a window are small: int32 arithmetic, half the memory traffic of int64.
+    offset = xp.zeros(values.shape, np.int32)
+    for candidate, step in zip(slices[1:], offsets[1:]):
+        hit = candidate == values
+        xp.greater(hit, found, out=hit)  # equal here and at no earlier position
+        found |= hit
+        offset += xp.multiply(hit, step, dtype=np.int32)
+    if xp.issubdtype(values.dtype, xp.inexact) and xp.isnan(values).any():
+        for candidate, step in zip(slices, offsets):
+            offset[candidate != candidate] = step
+    oh, ow = values.shape[2:]
+    start = ((np.arange(oh) * stride[0] - padding[0]) * width)[:, None] \
+        + (np.arange(ow) * stride[1] - padding[1])
+    indices = offset + start.astype(np.int64)
     if not batched:
         values, indices = values[0], indices[0]
-    return np.ascontiguousarray(values), indices
+    return values, indices
 
 
 def _max_pool2d_rule(grads, input_shape, results, kernel_size, stride, padding, dilation,
@@ -459,9 +491,19 @@ def _max_pool2d_rule(grads, input_shape, results, kernel_size, stride, padding, 
     indices = results[1]._data if batched else results[1]._data[None]
     n, c, oh, ow = indices.shape
     height, width = shape[2], shape[3]
+    overlap = any(stride[i] < dilation[i] * (kernel[i] - 1) + 1 for i in range(2))
+    if padding == (0, 0) and not overlap:
+        # Disjoint windows without padding (max_pool2d(x, k) among them): every index is a
+        # distinct input position, so the gradient is written there, one flat scatter.
+        flat = (np.arange(n * c)[:, None] * (height * width) + indices.reshape(n * c, -1))
+        result = zeros_of((n * c * height * width,), grad).scatter(
+            0, wrap(flat.reshape(-1)), grad.reshape(-1))
+        result = result.reshape(shape)
+        return (result if batched else result.squeeze(0),)
     _, extra_h = _pool_geometry(height, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     _, extra_w = _pool_geometry(width, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
-    # Which window position held each maximum: a constant one-hot mask over the window.
+    # Which window position held each maximum: a constant one-hot mask over the window, and
+    # the windows' sums folded back (overlapping windows add up).
     row, column = indices // width, indices % width
     start_row = (np.arange(oh) * stride[0] - padding[0])[:, None]
     start_column = np.arange(ow) * stride[1] - padding[1]

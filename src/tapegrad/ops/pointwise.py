@@ -540,10 +540,11 @@ _float_unary("atanh", lambda xp, x: xp.arctanh(x), "AtanhBackward0",
 
 
 def _sigmoid(xp, x):
-    # Split by sign so that neither branch overflows.
-    exp_neg_abs = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs)).astype(
-        x.dtype, copy=False)
+    # 1 / (1 + e^-x) has no cancellation anywhere; e^-x may overflow to inf for very negative
+    # x, giving 0 (only denormal results are lost), and quiet() keeps NumPy from warning.
+    # This is several times faster than selecting between two stable branches with np.where.
+    with quiet():
+        return xp.reciprocal(1 + xp.exp(-x)).astype(x.dtype, copy=False)
 
 
 _float_unary("sigmoid", _sigmoid, "SigmoidBackward0",
