@@ -140,6 +140,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     # Gradients that may be seen elsewhere (the roots' seeds, what a node passed through
     # unchanged or sent twice): a leaf must copy these rather than keep them as its .grad.
     shared = {id(grad) for grad in root_grads}
+    owned: set[int] = set()  # buffer sums the engine made (and may add into in place)
 
     ready: list = []
     tie = 0
@@ -209,7 +210,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                         if buffer is None and output_nr == 0:
                             buffers[child] = [grad]
                         else:
-                            _deposit(buffers, child, output_nr, grad, create_graph)
+                            _deposit(buffers, child, output_nr, grad, create_graph, owned)
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0 and (targets is None or child in leading
@@ -222,14 +223,28 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
 
 
 def _deposit(buffers: dict, node: Node, output_nr: int, grad: Tensor,
-             create_graph: bool) -> None:
-    """Add ``grad`` into the input buffer of ``node`` at ``output_nr``."""
+             create_graph: bool, owned: set | None = None) -> None:
+    """Add ``grad`` into the input buffer of ``node`` at ``output_nr``.
+
+    A sum the engine made itself (ids in ``owned``) is added into in place: a tensor used
+    many times (a weight at every time step) then costs one buffer, not one per use.
+    """
     buffer = buffers.get(node)
     if buffer is None:
         buffer = buffers[node] = []
     if len(buffer) <= output_nr:
         buffer.extend([None] * (output_nr + 1 - len(buffer)))
-    buffer[output_nr] = _add(buffer[output_nr], grad, create_graph)
+    current = buffer[output_nr]
+    if owned is not None and current is not None and id(current) in owned:
+        array = current._data
+        addend = grad._data
+        if array.shape == addend.shape and array.dtype == addend.dtype:
+            array += addend
+            return
+    total = _add(current, grad, create_graph)
+    if owned is not None and current is not None and not create_graph:
+        owned.add(id(total))
+    buffer[output_nr] = total
 
 
 def _capture(node: Node, grads: list, positions: list, captured: list) -> None:

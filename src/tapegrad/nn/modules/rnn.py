@@ -127,11 +127,11 @@ class RNNBase(Module):
             update = (gates_x[..., size:2 * size] + gates_h[..., size:2 * size]).sigmoid()
             candidate = (gates_x[..., 2 * size:] + reset * gates_h[..., 2 * size:]).tanh()
             return (1 - update) * candidate + update * hidden
-        gates = gates_x + gates_h
-        input_gate = gates[..., :size].sigmoid()
-        forget_gate = gates[..., size:2 * size].sigmoid()
-        cell_gate = gates[..., 2 * size:3 * size].tanh()
-        output_gate = gates[..., 3 * size:].sigmoid()
+        # chunk, not four slices: its backward is one concatenation rather than four
+        # zero-filled full-size gradients summed.
+        input_gate, forget_gate, cell_gate, output_gate = (gates_x + gates_h).chunk(4, -1)
+        input_gate, forget_gate = input_gate.sigmoid(), forget_gate.sigmoid()
+        cell_gate, output_gate = cell_gate.tanh(), output_gate.sigmoid()
         cell = forget_gate * state[1] + input_gate * cell_gate
         return (output_gate * cell.tanh(), cell)
 
@@ -146,8 +146,11 @@ class RNNBase(Module):
             projected = projected + bias_ih
         steps = range(input.shape[0] - 1, -1, -1) if reverse else range(input.shape[0])
         outputs: list[Tensor] = [None] * input.shape[0]  # type: ignore[list-item]
+        # unbind once: per-step indexing would give each step's backward a full-size
+        # zero-filled gradient to sum (quadratic in the sequence length).
+        projected_steps = projected.unbind(0)
         for step in steps:
-            state = self._cell(projected[step], state, weight_hh, bias_hh)
+            state = self._cell(projected_steps[step], state, weight_hh, bias_hh)
             outputs[step] = state[0] if self.mode == "LSTM" else state
         return _stack(outputs, 0), state
 
