@@ -443,3 +443,24 @@ def test_leaf_grad_never_aliases_the_seed_or_a_shared_gradient():
     kept = w.grad
     (w * 3).sum().backward()
     assert kept is w.grad and w.grad.tolist() == [[6.0, 6.0], [6.0, 6.0]]
+
+
+def test_linear_weight_gradient_is_kept_contiguous_and_unaliased():
+    # F.linear's weight gradient is computed in the weight's layout and kept without a copy;
+    # it must still be a contiguous, independent tensor equal to PyTorch's.
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
+
+    def run(lib):
+        weight = lib.tensor(w, requires_grad=True)
+        bias = lib.tensor(b, requires_grad=True)
+        lib.nn.functional.linear(lib.tensor(x), weight, bias).sum().backward()
+        return weight.grad, bias.grad
+
+    (our_weight, our_bias), (their_weight, their_bias) = run(tapegrad), run(torch)
+    np.testing.assert_allclose(our_weight.numpy(), their_weight.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(our_bias.numpy(), their_bias.numpy(), rtol=1e-12)
+    assert our_weight.is_contiguous()
+    before = our_bias.numpy().copy()
+    our_weight.zero_()
+    np.testing.assert_array_equal(our_bias.numpy(), before)

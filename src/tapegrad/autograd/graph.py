@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -207,8 +208,7 @@ def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) 
         # create_graph: keep the graph of the gradient (out of place).
         variable._grad = grad if current is None else current + grad
     elif current is None:
-        array = grad._data
-        if owned and array.base is None and array.flags.writeable and grad.grad_fn is None:
+        if owned and grad.grad_fn is None and _unshared_memory(grad._data):
             variable._grad = grad
         else:
             variable._grad = grad.detach().clone()
@@ -222,6 +222,20 @@ def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) 
     if post:
         for hook in list(post.values()):
             hook(variable)
+
+
+def _unshared_memory(array: Any) -> bool:
+    """Whether ``array`` is writable, C-contiguous and the only user of its memory: it owns it,
+    or it covers the whole of a base array that nothing else refers to (a transposed-back
+    product, say). Two references to the base: ``array.base`` and getrefcount's argument."""
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        return False
+    base = array.base
+    return base is None or (type(base) is type(array) and base.base is None
+                            and base.size == array.size and _getrefcount(base) <= 2)
+
+
+_getrefcount = sys.getrefcount
 
 
 # --- saved-tensor hooks ---------------------------------------------------------------------

@@ -100,9 +100,19 @@ def mm(xp, input, mat2):
     return xp.matmul(input, mat2)
 
 
+def _mat2_gradient(grad, input, mat2):
+    """input^T @ grad, computed in mat2's memory layout: for a transposed weight (F.linear's
+    ``weight.t()``) the gradient then reaches the weight contiguous, and the leaf keeps it
+    without a copy (as PyTorch does)."""
+    data = mat2._data
+    if data.flags.f_contiguous and not data.flags.c_contiguous:
+        return grad.t().mm(input).t()
+    return input.t().mm(grad)
+
+
 defop(mm, node="MmBackward0", inputs=2, kind=B, methods=("mm",),
       grads={"input": lambda grad, mat2: grad.mm(mat2.t()),
-             "mat2": lambda grad, input: input.t().mm(grad)},
+             "mat2": _mat2_gradient},
       samples=[Sample(((3, 4), (4, 2))), Sample(((1, 3), (3, 1)))])
 
 
@@ -167,7 +177,8 @@ addmm_op = defop(
     addmm, node="AddmmBackward0", inputs=3, methods=("addmm",),
     grads={"input": lambda grad, beta: _scaled(grad, beta),
            "mat1": lambda grad, mat2, alpha: _scaled(grad.mm(mat2.t()), alpha),
-           "mat2": lambda grad, mat1, alpha: _scaled(mat1.t().mm(grad), alpha)},
+           "mat2": lambda grad, mat1, mat2, alpha: _scaled(_mat2_gradient(grad, mat1, mat2),
+                                                           alpha)},
     samples=[Sample(((3, 4), (3, 2), (2, 4))),
              Sample(((4,), (3, 2), (2, 4)), kwargs={"beta": 0.5, "alpha": 2.0})])
 
