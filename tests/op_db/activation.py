@@ -1,6 +1,7 @@
 """op_db entries for ops/activation.py."""
 
 from ._entry import OpEntry
+from .pointwise import _aten
 
 SELU_ALPHA = 1.6732632423543772
 
@@ -51,11 +52,4 @@ ENTRIES = [
     OpEntry("log_softmax", "nn.functional.log_softmax"),
 ]
 
-
-def _threshold_backward(lib, grad, result, threshold):
-    if lib.__name__ == "torch":
-        return lib.ops.aten.threshold_backward(grad, result, threshold)
-    return lib.ops.OPS["threshold_backward"].function(grad, result, threshold)
-
-
-ENTRIES.append(OpEntry("threshold_backward", _threshold_backward))
+ENTRIES.append(OpEntry("threshold_backward", _aten("threshold_backward")))

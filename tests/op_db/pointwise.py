@@ -116,3 +116,20 @@ ENTRIES = [
     OpEntry("fill", lambda lib, x, v: x.clone().fill_(v)),
     OpEntry("zero", lambda lib, x: x.clone().zero_()),
 ]
+
+
+def _aten(name):
+    """A backward primitive: torch.ops.aten.<name> in PyTorch, the op's function here."""
+
+    def call(lib, *args):
+        if lib.__name__ == "torch":
+            return getattr(lib.ops.aten, name)(*args)
+        return lib.ops.OPS[name].function(*args)
+
+    return call
+
+
+ENTRIES += [
+    OpEntry("tanh_backward", _aten("tanh_backward")),
+    OpEntry("sigmoid_backward", _aten("sigmoid_backward")),
+]
