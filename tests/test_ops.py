@@ -14,7 +14,9 @@ from .helpers import as_numpy, assert_close, convert_arg, make_arrays, resolve, 
 from .op_db import OP_DB
 
 CASES = [(name, index) for name, op in sorted(OPS.items())
-         for index in range(len(op.samples or ()))]
+         for index, sample in enumerate(op.samples or ()) if not sample.error]
+ERROR_CASES = [(name, index) for name, op in sorted(OPS.items())
+               for index, sample in enumerate(op.samples or ()) if sample.error]
 
 
 def test_inventory():
@@ -25,7 +27,7 @@ def test_inventory():
     assert not missing_entry, f"ops without an op_db entry: {missing_entry}"
     assert not missing_samples, f"ops without samples: {missing_samples}"
     assert not unknown, f"op_db entries for unknown ops: {unknown}"
-    print(f"\n{len(OPS)} primitives, {len(CASES)} samples")
+    print(f"\n{len(OPS)} primitives, {len(CASES)} samples, {len(ERROR_CASES)} error samples")
 
 
 def _run(name: str, index: int, lib, dtype=np.float64, requires_grad: bool = True):
@@ -125,3 +127,20 @@ def test_gradgradcheck(name, index):
         return function(*values, *args, **kwargs)
 
     assert tapegrad.autograd.gradgradcheck(call, tuple(inputs), eps=1e-6, atol=1e-4, rtol=1e-3)
+
+
+def _raised(name: str, index: int, lib) -> type | None:
+    try:
+        _run(name, index, lib)
+    except Exception as error:  # noqa: BLE001 - the type is what is compared
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("name,index", ERROR_CASES)
+def test_error_samples_raise_like_torch(name, index):
+    """Bad input raises PyTorch's exception type (never a wrong answer)."""
+    theirs = _raised(name, index, torch)
+    assert theirs is not None, f"{name}[{index}]: torch accepted the error sample"
+    ours = _raised(name, index, tapegrad)
+    assert ours is theirs, f"{name}[{index}]: raised {ours}, PyTorch raises {theirs}"

@@ -58,6 +58,24 @@ def _type_error(op: Any, index: int, value: Any) -> TypeError:
                      f"not {type(value).__name__}")
 
 
+def broadcast_failure(error: Exception, *inputs: Any) -> Exception:
+    """NumPy's ValueError for shapes that do not broadcast, as PyTorch's RuntimeError; any
+    other error is returned as it is (to be re-raised)."""
+    shapes = [value._data.shape for value in inputs if isinstance(value, Tensor)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        ndim = max(len(shape) for shape in shapes)
+        first, second = ((1,) * (ndim - len(shape)) + tuple(shape) for shape in shapes[:2])
+        for dim in range(ndim - 1, -1, -1):  # PyTorch names the last clashing dim
+            if first[dim] != second[dim] and first[dim] != 1 and second[dim] != 1:
+                return RuntimeError(
+                    f"The size of tensor a ({first[dim]}) must match the size of tensor b "
+                    f"({second[dim]}) at non-singleton dimension {dim}")
+        return RuntimeError(f"shapes {[list(s) for s in shapes]} cannot be broadcast together")
+    return error
+
+
 def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
     """Run ``op`` on ``inputs`` (tensors, or numbers where the op promotes) and ``params``."""
     if MODES.active:  # forward-mode AD, vmap or inference mode (autograd/_modes.py)
@@ -117,7 +135,10 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
         forward_params = tuple(p._data if isinstance(p, Tensor) else p for p in params)
     else:
         forward_params = params
-    output = op.forward(xp, *arrays, *forward_params)
+    try:
+        output = op.forward(xp, *arrays, *forward_params)
+    except ValueError as error:
+        raise broadcast_failure(error, *inputs) from None
 
     if op.num_outputs == 1:
         if type(output) is not _ndarray:

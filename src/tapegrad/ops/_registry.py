@@ -250,6 +250,7 @@ _FAST_PATH_GLOBALS = {
     "_xp": _dispatch.xp, "_ndarray": _dispatch._ndarray, "_asarray": _dispatch._asarray,
     "_new": object.__new__, "_Tensor": Tensor, "_mark_view": _dispatch.mark_view,
     "_record_unary": _dispatch.record_unary, "_record": _dispatch.record,
+    "_broadcast_failure": _dispatch.broadcast_failure,
 }
 
 
@@ -288,8 +289,10 @@ def _inline_fast_path(op: OpDef, input_names: list, param_names: list, inputs_te
         call = f"_op.forward(_xp, _data{params})"
     if promotion == _dispatch.FLOAT:
         lines += ["if _dtype.kind not in 'fc':", f"    {fallback}"]
-    lines += [f"_out = {call}", "if type(_out) is not _ndarray:",
-              "    _out = _asarray(_out)"]
+    tensors = ", ".join(input_names)
+    lines += ["try:", f"    _out = {call}", "except ValueError as _error:",
+              f"    raise _broadcast_failure(_error, {tensors}) from None",
+              "if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
     if promotion and promotion != _dispatch.COMPARE:
         lines += ["if _out.dtype != _dtype:", "    _out = _out.astype(_dtype)"]
     lines += ["_result = _new(_Tensor)", "_result._data = _out", "_result._requires_grad = False",

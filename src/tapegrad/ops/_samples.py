@@ -16,10 +16,12 @@ class Sample(NamedTuple):
     kwargs: dict = {}
     domain: tuple[float, float] = (-2.0, 2.0)
     integer: bool = False  # draw integer-valued tensors (for int dtype checks)
+    error: bool = False  # bad input: must raise, with PyTorch's exception type
 
     def __repr__(self) -> str:
         extra = f", args={self.args}" if self.args else ""
         extra += f", kwargs={self.kwargs}" if self.kwargs else ""
+        extra += ", error" if self.error else ""
         return f"Sample({self.shapes}{extra})"
 
 
@@ -47,6 +49,8 @@ def binary(domain: tuple[float, float] = (-2.0, 2.0), scalar: Any = 1.5,
     samples = [Sample(pair, domain=domain) for pair in BROADCAST_PAIRS]
     if scalar is not None:
         samples.append(Sample(((3, 4), None), args=(), kwargs={"_scalar": scalar}, domain=domain))
+    # Shapes that do not broadcast.
+    samples.append(Sample(((3, 4), (5,)), domain=domain, error=True))
     return samples
 
 
@@ -59,6 +63,7 @@ def reduction(dims: bool = True) -> list[Sample]:
             Sample(((3, 4),), args=(-1,), kwargs={"keepdim": True}),
             Sample(((2, 3, 4),), args=((0, 2),)),
             Sample(((2, 3, 4),), args=(1,), kwargs={"keepdim": True}),
+            Sample(((3, 4),), args=(2,), error=True),  # dim out of range
         ]
     return samples
 

@@ -66,7 +66,8 @@ select_op = defop(
     _select, name="select", node="SelectBackward0", kind="linear", view=True, function=False,
     grads={"input": lambda grad, input_shape, dim, index: select_backward_op.function(
         grad, input_shape, dim, index)},
-    samples=[samples.Sample(((3, 4),), args=(1, 2)), samples.Sample(((3, 4),), args=(0, -1))])
+    samples=[samples.Sample(((3, 4),), args=(1, 2)), samples.Sample(((3, 4),), args=(0, -1)),
+             samples.Sample(((3, 4),), args=(1, 7), error=True)])
 
 
 @public(methods=("select",))

@@ -60,7 +60,8 @@ def dot(xp, input, other):
 defop(dot, node="DotBackward0", inputs=2, kind=B, methods=("dot",),
       grads={"input": lambda grad, other: grad * other,
              "other": lambda grad, input: grad * input},
-      samples=[Sample(((5,), (5,)))])
+      samples=[Sample(((5,), (5,))),
+             Sample(((5,), (4,)), error=True)])
 
 
 def vdot(xp, input, other):
@@ -113,7 +114,8 @@ def _mat2_gradient(grad, input, mat2):
 defop(mm, node="MmBackward0", inputs=2, kind=B, methods=("mm",),
       grads={"input": lambda grad, mat2: grad.mm(mat2.t()),
              "mat2": _mat2_gradient},
-      samples=[Sample(((3, 4), (4, 2))), Sample(((1, 3), (3, 1)))])
+      samples=[Sample(((3, 4), (4, 2))), Sample(((1, 3), (3, 1))),
+             Sample(((3, 4), (3, 4)), error=True)])
 
 
 def mv(xp, input, vec):
@@ -130,7 +132,8 @@ def mv(xp, input, vec):
 defop(mv, node="MvBackward0", inputs=2, kind=B, methods=("mv",),
       grads={"input": lambda grad, vec: grad.unsqueeze(1) * vec,
              "vec": lambda grad, input: input.t().mv(grad)},
-      samples=[Sample(((3, 4), (4,)))])
+      samples=[Sample(((3, 4), (4,))),
+             Sample(((3, 4), (5,)), error=True)])
 
 
 def _check_bmm(input, mat2) -> None:
@@ -153,7 +156,8 @@ def bmm(xp, input, mat2):
 defop(bmm, node="BmmBackward0", inputs=2, kind=B, methods=("bmm",),
       grads={"input": lambda grad, mat2: grad.bmm(mat2.transpose(1, 2)),
              "mat2": lambda grad, input: input.transpose(1, 2).bmm(grad)},
-      samples=[Sample(((2, 3, 4), (2, 4, 5)))])
+      samples=[Sample(((2, 3, 4), (2, 4, 5))),
+             Sample(((2, 3, 4), (3, 4, 5)), error=True)])
 
 
 def addmm(xp, input, mat1, mat2, *, beta=1, alpha=1):
@@ -242,7 +246,8 @@ matmul_batched = defop(
     function=False,
     grads={"input": lambda grad, other: matmul(grad, other.mT),
            "other": lambda grad, input: matmul(input.mT, grad)},
-    samples=[Sample(((2, 3, 4), (4, 5))), Sample(((2, 1, 3, 4), (3, 4, 2)))])
+    samples=[Sample(((2, 3, 4), (4, 5))), Sample(((2, 1, 3, 4), (3, 4, 2))),
+             Sample(((2, 3, 4), (5, 6)), error=True)])
 
 
 def _squeeze_first(xp, input):

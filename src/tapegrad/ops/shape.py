@@ -55,7 +55,8 @@ view_op = defop(_view, name="view", node="ViewBackward0", kind=L, view=True, fun
                 grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
                 samples=[samples.Sample(((3, 4),), args=((12,),)),
                          samples.Sample(((3, 4),), args=((2, -1, 2),)),
-                         samples.Sample(((),), args=((1,),))])
+                         samples.Sample(((),), args=((1,),)),
+             samples.Sample(((3, 4),), args=((5,),), error=True)])
 
 
 @public(methods=("view",), function=False)
@@ -140,7 +141,8 @@ expand_op = defop(_expand, name="expand", node="ExpandBackward0", kind=L, view=T
                   grads={"input": lambda grad, input_shape: grad.sum_to_size(input_shape)},
                   samples=[samples.Sample(((3, 1),), args=((3, 4),)),
                            samples.Sample(((4,),), args=((2, 3, 4),)),
-                           samples.Sample(((),), args=((2, 2),))])
+                           samples.Sample(((),), args=((2, 2),)),
+             samples.Sample(((3,),), args=((4,),), error=True)])
 
 
 @public(methods=("expand",), function=False)
@@ -186,7 +188,8 @@ permute_op = defop(
     grads={"input": lambda grad, input_shape, dims:
            permute_op.function(grad, _inverse_permutation(dims, len(input_shape)))},
     samples=[samples.Sample(((2, 3, 4),), args=((2, 0, 1),)),
-             samples.Sample(((3, 4),), args=((1, 0),))])
+             samples.Sample(((3, 4),), args=((1, 0),)),
+             samples.Sample(((2, 3),), args=((0, 0),), error=True)])
 
 
 @public(methods=("permute",))
@@ -205,7 +208,8 @@ transpose_op = defop(
     _transpose, name="transpose", node="TransposeBackward0", kind=L, view=True,
     methods=("transpose", "swapaxes", "swapdims"),
     grads={"input": lambda grad, dim0, dim1: transpose_op.function(grad, dim0, dim1)},
-    samples=[samples.Sample(((2, 3, 4),), args=(0, 2)), samples.Sample(((3, 4),), args=(-1, 0))])
+    samples=[samples.Sample(((2, 3, 4),), args=(0, 2)), samples.Sample(((3, 4),), args=(-1, 0)),
+             samples.Sample(((2, 3),), args=(0, 3), error=True)])
 public(function="swapaxes")(transpose_op.function)
 public(function="swapdims")(transpose_op.function)
 
@@ -248,7 +252,8 @@ unsqueeze_op = defop(_unsqueeze, name="unsqueeze", node="UnsqueezeBackward0", ki
                      grads={"input": lambda grad, dim, input_shape: grad.reshape(input_shape)},
                      samples=[samples.Sample(((3, 4),), args=(1,)),
                               samples.Sample(((3, 4),), args=(-1,)),
-                              samples.Sample(((),), args=(0,))])
+                              samples.Sample(((),), args=(0,)),
+             samples.Sample(((2, 3),), args=(5,), error=True)])
 
 
 def _squeeze_all(xp, input):
