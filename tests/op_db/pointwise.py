@@ -133,3 +133,9 @@ ENTRIES += [
     OpEntry("tanh_backward", _aten("tanh_backward")),
     OpEntry("sigmoid_backward", _aten("sigmoid_backward")),
 ]
+ENTRIES += [
+    OpEntry("clamp_min_scalar", "clamp_min"),
+    OpEntry("clamp_min_tensor", "clamp_min"),
+    OpEntry("clamp_max_scalar", "clamp_max"),
+    OpEntry("clamp_max_tensor", "clamp_max"),
+]

@@ -49,3 +49,12 @@ def _transpose_of(lib, grad, shape, function):
     x = lib.zeros(shape, dtype=grad.dtype, requires_grad=True)
     (result,) = lib.autograd.grad(function(x), x, grad, create_graph=True)
     return result
+# In-place view ops, on a non-leaf (PyTorch refuses them on leaves that require grad).
+ENTRIES += [
+    OpEntry("t_inplace", lambda lib, x: x.clone().t_()),
+    OpEntry("transpose_inplace", lambda lib, x, dim0, dim1: x.clone().transpose_(dim0, dim1)),
+    OpEntry("unsqueeze_inplace", lambda lib, x, dim: x.clone().unsqueeze_(dim)),
+    OpEntry("squeeze_all_inplace", lambda lib, x: x.clone().squeeze_()),
+    OpEntry("squeeze_dim_inplace", lambda lib, x, dims: x.clone().squeeze_(dims[0])),
+    OpEntry("squeeze_dims_inplace", lambda lib, x, dims: x.clone().squeeze_(dims)),
+]

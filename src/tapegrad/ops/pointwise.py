@@ -827,6 +827,56 @@ def clamp(input, min=None, max=None):  # noqa: A002
     return clamp_tensor_op.function(input, min, max)
 
 
+# clamp_min / clamp_max: one bound, a number or a tensor (PyTorch records them apart from
+# clamp). The bound is inclusive for the input's gradient, as clamp's.
+def _clamp_min(xp, input, min):  # noqa: A002 - PyTorch's parameter names
+    return xp.maximum(input, min)
+
+
+def _clamp_max(xp, input, max):  # noqa: A002
+    return xp.minimum(input, max)
+
+
+clamp_min_scalar_op = defop(
+    _clamp_min, name="clamp_min_scalar", node="ClampMinBackward0", promote="promote", kind=E,
+    function=False, grads={"input": lambda grad, input, min: where(input >= min, grad, 0.0)},
+    samples=[Sample(((3, 4),), args=(0.25,)), Sample(((5,),), args=(-0.5,))])
+clamp_min_tensor_op = defop(
+    _clamp_min, name="clamp_min_tensor", node="ClampMinBackward1", inputs=2, promote="promote",
+    kind=E, function=False,
+    grads={"input": lambda grad, input, min: where(input >= min, grad, 0.0),
+           "min": lambda grad, input, min: where(input < min, grad, 0.0)},
+    samples=[Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,)))])
+clamp_max_scalar_op = defop(
+    _clamp_max, name="clamp_max_scalar", node="ClampMaxBackward0", promote="promote", kind=E,
+    function=False, grads={"input": lambda grad, input, max: where(input <= max, grad, 0.0)},
+    samples=[Sample(((3, 4),), args=(0.25,)), Sample(((5,),), args=(-0.5,))])
+clamp_max_tensor_op = defop(
+    _clamp_max, name="clamp_max_tensor", node="ClampMaxBackward1", inputs=2, promote="promote",
+    kind=E, function=False,
+    grads={"input": lambda grad, input, max: where(input <= max, grad, 0.0),
+           "max": lambda grad, input, max: where(input > max, grad, 0.0)},
+    samples=[Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,)))])
+
+
+@public(methods=("clamp_min",))
+def clamp_min(input, min):  # noqa: A002
+    """max(input, min); see torch.clamp_min."""
+    if hasattr(min, "dtype"):
+        return clamp_min_tensor_op.function(input, min)
+    return clamp_min_scalar_op.function(input, min)
+
+
+@public(methods=("clamp_max",))
+def clamp_max(input, max):  # noqa: A002
+    """min(input, max); see torch.clamp_max."""
+    if hasattr(max, "dtype"):
+        return clamp_max_tensor_op.function(input, max)
+    return clamp_max_scalar_op.function(input, max)
+
+
+public(methods=("clamp_min_",), function=False)(_inplace(clamp_min, "clamp_min"))
+public(methods=("clamp_max_",), function=False)(_inplace(clamp_max, "clamp_max"))
 alias_of("clamp", "clip")
 public(methods=("clamp_",), function=False)(_inplace(clamp, "clamp"))
 METHODS["clip_"] = METHODS["clamp_"]

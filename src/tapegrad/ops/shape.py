@@ -253,7 +253,7 @@ unsqueeze_op = defop(_unsqueeze, name="unsqueeze", node="UnsqueezeBackward0", ki
                      samples=[samples.Sample(((3, 4),), args=(1,)),
                               samples.Sample(((3, 4),), args=(-1,)),
                               samples.Sample(((),), args=(0,)),
-             samples.Sample(((2, 3),), args=(5,), error=True)])
+                              samples.Sample(((2, 3),), args=(5,), error=True)])
 
 
 def _squeeze_all(xp, input):
@@ -1162,3 +1162,80 @@ def pad(input, pad, mode="constant", value=None):
 
 
 __all__ = ["pad"]
+
+
+# --- in-place view ops: t_, transpose_, squeeze_, unsqueeze_ ---------------------------------
+# They change the tensor's shape in place (its memory stays), and PyTorch records them under
+# node names of their own (TBackward1, ...): one primitive each, sharing the view's forward.
+t_inplace_op = defop(_t, name="t_inplace", node="TBackward1", kind=L, view=True, function=False,
+                     grads={"input": lambda grad: grad.t()},
+                     samples=[samples.Sample(((3, 4),))])
+transpose_inplace_op = defop(
+    _transpose, name="transpose_inplace", node="TransposeBackward1", kind=L, view=True,
+    function=False, grads={"input": lambda grad, dim0, dim1: grad.transpose(dim0, dim1)},
+    samples=[samples.Sample(((2, 3, 4),), args=(0, 2))])
+unsqueeze_inplace_op = defop(
+    _unsqueeze, name="unsqueeze_inplace", node="UnsqueezeBackward1", kind=L, view=True,
+    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    samples=[samples.Sample(((3, 4),), args=(1,))])
+squeeze_all_inplace_op = defop(
+    _squeeze_all, name="squeeze_all_inplace", node="SqueezeBackward3", kind=L, view=True,
+    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    samples=[samples.Sample(((3, 1, 4, 1),))])
+squeeze_dim_inplace_op = defop(
+    _squeeze_dims, name="squeeze_dim_inplace", node="SqueezeBackward4", kind=L, view=True,
+    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    samples=[samples.Sample(((3, 1),), args=((1,),))])
+squeeze_dims_inplace_op = defop(
+    _squeeze_dims, name="squeeze_dims_inplace", node="SqueezeBackward5", kind=L, view=True,
+    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    samples=[samples.Sample(((1, 3, 1),), args=((0, 2),))])
+
+
+def _reshape_in_place(input, result):
+    """Give ``input`` the view ``result`` computed of it: new shape, same memory, its history."""
+    from .._dispatch import check_inplace
+
+    check_inplace(input)
+    input._data = result._data
+    input._bump_version()
+    if result.grad_fn is not None:
+        input.grad_fn = result.grad_fn
+        input._output_nr = 0
+        input._requires_grad = True
+    tangent = result.__dict__.get("_tangent")
+    if tangent is not None:  # forward mode: the tangent takes the new shape too
+        from ..autograd.forward_ad import set_tangent
+
+        set_tangent(input, tangent)
+    return input
+
+
+@public(methods=("t_",), function=False)
+def t_(input):
+    """Transpose a matrix in place; see torch.Tensor.t_."""
+    return _reshape_in_place(input, t_inplace_op.function(input))
+
+
+@public(methods=("transpose_", "swapaxes_", "swapdims_"), function=False)
+def transpose_(input, dim0, dim1):
+    """Swap two dims in place; see torch.Tensor.transpose_."""
+    return _reshape_in_place(input, transpose_inplace_op.function(input, dim0, dim1))
+
+
+@public(methods=("unsqueeze_",), function=False)
+def unsqueeze_(input, dim):
+    """Insert a size-1 dim in place; see torch.Tensor.unsqueeze_."""
+    return _reshape_in_place(input, unsqueeze_inplace_op.function(input, dim))
+
+
+@public(methods=("squeeze_",), function=False)
+def squeeze_(input, dim=None):
+    """Drop size-1 dims in place; see torch.Tensor.squeeze_."""
+    if dim is None:
+        result = squeeze_all_inplace_op.function(input)
+    elif isinstance(dim, (tuple, list)):
+        result = squeeze_dims_inplace_op.function(input, tuple(dim))
+    else:
+        result = squeeze_dim_inplace_op.function(input, (dim,))
+    return _reshape_in_place(input, result)
