@@ -11,8 +11,9 @@ from . import (  # noqa: F401 - imported for their registrations
     shape,
     special,
 )
-from ._registry import FUNCTIONS, METHODS, OPS, install_methods
+from ._registry import FUNCTIONS, METHODS, OPS, install_methods, save_code_cache
 
 install_methods()
+save_code_cache()
 
 __all__ = ["FUNCTIONS", "METHODS", "OPS"]

@@ -4,6 +4,9 @@ its Node class, its public function, its Tensor methods and its in-place variant
 from __future__ import annotations
 
 import inspect
+import marshal
+import os
+import sys
 import types
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -149,7 +152,43 @@ def _parameters(function: Callable) -> list[_Parameter]:
     return result
 
 
-_CODE_CACHE: dict[str, types.CodeType] = {}
+def _code_cache_path() -> str:
+    """Where compiled generated code is kept between runs, beside the .pyc files."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+    if sys.pycache_prefix:
+        folder = os.path.join(sys.pycache_prefix, folder.lstrip(os.sep))
+    return os.path.join(folder, f"generated.{sys.implementation.cache_tag}.marshal")
+
+
+def _load_code_cache() -> dict[str, types.CodeType]:
+    try:
+        with open(_code_cache_path(), "rb") as file:
+            cached = marshal.load(file)
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    return cached if isinstance(cached, dict) else {}
+
+
+# Compiled generated code by source text: loaded from the cache file written by an earlier
+# run (like a .pyc, for this Python version), then filled as ops register.
+_CODE_CACHE: dict[str, types.CodeType] = _load_code_cache()
+_CODE_USED: dict[str, types.CodeType] = {}
+
+
+def save_code_cache() -> None:
+    """Write the generated code this run used, when it differs from the cache file (skipped
+    where Python writes no bytecode, or where the folder is not writable)."""
+    if sys.dont_write_bytecode or _CODE_USED.keys() == _CODE_CACHE.keys():
+        return
+    path = _code_cache_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as file:
+            marshal.dump(_CODE_USED, file)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _generate(name: str, source: str, namespace: dict[str, Any]) -> Callable:
@@ -158,11 +197,11 @@ def _generate(name: str, source: str, namespace: dict[str, Any]) -> Callable:
     Many ops share a signature, so the compiled code is cached by source text and only the
     function object (with the op's own globals) is made per op: compiling is most of import.
     """
-    code = _CODE_CACHE.get(source)
+    code = _CODE_USED.get(source) or _CODE_CACHE.get(source)
     if code is None:
         module = compile(source, "<tapegrad generated>", "exec")
         code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-        _CODE_CACHE[source] = code
+    _CODE_USED[source] = code
     function = types.FunctionType(code.replace(co_name=name), namespace, name)
     function.__qualname__ = name
     return function
