@@ -165,6 +165,63 @@ FAST_TYPES = {Tensor}  # the exact types that take the fast path; nn.Parameter a
 _new = object.__new__
 
 
+_NO_EDGE = (None, 0)
+
+
+def _edge_and_meta(tensor: Tensor) -> tuple:
+    function = tensor.grad_fn
+    edge = ((tensor._accumulator or tensor.grad_accumulator(), 0) if function is None
+            else (function, tensor._output_nr))
+    data = tensor._data
+    return edge, (data.shape, data.dtype)
+
+
+def record_binary(op: Any, input: Tensor, other: Any, params: tuple, result: Tensor) -> None:
+    """``record`` for two inputs (the second maybe a number) and one output, without loops."""
+    node = _new(op.node_class)
+    mask = 0
+    if input._requires_grad:
+        first, first_meta = _edge_and_meta(input)
+        mask = 1
+    else:
+        first, first_meta = _NO_EDGE, None
+    if type(other) in FAST_TYPES and other._requires_grad:
+        second, second_meta = _edge_and_meta(other)
+        mask |= 2
+    else:
+        second, second_meta = _NO_EDGE, None
+    node._edges = (first, second)
+    node._input_meta = (first_meta, second_meta)
+    node._sequence_nr = _next_sequence_nr()
+    node._params = params
+    plan = op.save_plans.get(mask) or op.save_plan(mask)
+    if plan[0]:
+        saved: list = [None, None]
+        versions: list = [None, None]
+        for index in plan[0]:
+            value = other if index else input
+            saved[index] = value  # a number is saved as it is; a tensor with its version
+            if type(value) in FAST_TYPES:
+                versions[index] = value.version_counter()[0]
+        node._saved = saved
+        node._saved_versions = versions
+    else:
+        node._saved = ()
+        node._saved_versions = ()
+    node._saved_result = (result._data,) if plan[1] else None
+    result.grad_fn = node
+    result._requires_grad = True
+    if MODES.record_check:
+        _modes.check_record(node)
+    if anomaly_mode.STATE.enabled:
+        node._trace = anomaly_mode.creation_trace()
+    else:
+        try:  # record_binary <- generated function <- ...: walked up to the user's frame
+            node._trace = _creation_site(_getframe(2))
+        except ValueError:
+            node._trace = _creation_site(_getframe(1))
+
+
 def record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
     """``record`` for one input and one output, without the loops."""
     node = _new(op.node_class)

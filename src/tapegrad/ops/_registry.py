@@ -288,7 +288,7 @@ _FAST_PATH_GLOBALS = {
     "_modes": _dispatch.MODES, "_grad_state": _dispatch.STATE, "_fast": _dispatch.FAST_TYPES,
     "_xp": _dispatch.xp, "_ndarray": _dispatch._ndarray, "_asarray": _dispatch._asarray,
     "_new": object.__new__, "_Tensor": Tensor, "_mark_view": _dispatch.mark_view,
-    "_record_unary": _dispatch.record_unary, "_record": _dispatch.record,
+    "_record_unary": _dispatch.record_unary, "_record_binary": _dispatch.record_binary,
     "_broadcast_failure": _dispatch.broadcast_failure,
 }
 
@@ -344,7 +344,7 @@ def _inline_fast_path(op: OpDef, input_names: list, param_names: list, inputs_te
         if len(input_names) == 1:
             lines += [f"    _record_unary(_op, {first}, {params_text}, _result)"]
         else:
-            lines += [f"    _record(_op, {inputs_text}, {params_text}, (_result,))"]
+            lines += [f"    _record_binary(_op, {tensors}, {params_text}, _result)"]
     lines += ["return _result"]
     return "\n    ".join(lines)
 
