@@ -160,10 +160,12 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
             node = pop(ready)[2]
             grads = take(node, None) or []
             node_type = type(node)
-            if node_type is AccumulateGrad:
-                run = accumulate and (targets is None or node in target_nodes)
+            if targets is None:
+                run = accumulate or node_type is not AccumulateGrad
+            elif node_type is AccumulateGrad:
+                run = accumulate and node in target_nodes
             else:
-                run = targets is None or node in leading  # type: ignore[operator]
+                run = node in leading  # type: ignore[operator]
             if node._tensor_prehooks is not None or node._retain_grad_hooks is not None:
                 _run_tensor_prehooks(node, grads)
             if capture_at and node in capture_at:
@@ -197,14 +199,16 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                 if index < count:
                     grad = outputs[index]  # type: ignore[index]
                     if grad is not None:
-                        if type(child) is AccumulateGrad and not create_graph and (
-                                any(grad is incoming for incoming in grads)
-                                or sum(grad is other for other in outputs) > 1):
+                        if type(child) is AccumulateGrad and not create_graph and \
+                                _passed_on(grad, grads, outputs):
                             shared.add(id(grad))
                         meta = metas[index]
                         if meta is not None:
                             data = grad._data
-                            if data.shape != meta[0] or data.dtype != meta[1]:
+                            dtype = data.dtype
+                            # dtype objects are usually the same instance: try `is` first
+                            if data.shape != meta[0] or (dtype is not meta[1]
+                                                         and dtype != meta[1]):
                                 grad = _fit_gradient(node, index, grad, meta)
                         buffer = buffers.get(child)
                         if buffer is None and output_nr == 0:
@@ -220,6 +224,17 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     finally:
         STATE.enabled = previous_mode
     return captured
+
+
+def _passed_on(grad: Tensor, incoming: list, outputs: list) -> bool:
+    """Whether a node passed an incoming gradient through unchanged, or sent one gradient to
+    two places (then a leaf must not keep it as its own .grad)."""
+    for value in incoming:
+        if value is grad:
+            return True
+    if len(outputs) > 1:
+        return sum(1 for value in outputs if value is grad) > 1
+    return False
 
 
 def _deposit(buffers: dict, node: Node, output_nr: int, grad: Tensor,
