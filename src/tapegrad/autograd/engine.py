@@ -24,17 +24,20 @@ _asarray = np.asarray
 def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
     """Number of edges pointing at each node reachable from the roots."""
     dependencies: dict[Node, int] = {}
-    seen = set(roots)
-    stack = list(seen)
+    count = dependencies.get
+    roots = set(roots)
+    stack = list(roots)
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
-        for child, _ in node._edges:
-            if child is None:
-                continue
-            dependencies[child] = dependencies.get(child, 0) + 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
+        for child, _ in pop()._edges:
+            if child is not None:
+                edges_so_far = count(child)
+                if edges_so_far is None:  # first edge to it: walk it (unless it is a root)
+                    dependencies[child] = 1
+                    if child not in roots:
+                        push(child)
+                else:
+                    dependencies[child] = edges_so_far + 1
     return dependencies
 
 
@@ -187,7 +190,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                         raise
                 else:
                     outputs = _call_node(node, grads)
-                if not keep_graph:
+                if not keep_graph and (node._saved or node._saved_result is not None):
                     node.release()
             edges = node._edges
             metas = node._input_meta
