@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend
-from ._dtype import DEFAULTS, FROM_NUMPY, result_type, scalar_dtype
+from ._dtype import DEFAULTS, FROM_NUMPY, promote_types, result_type, scalar_dtype
 from ._tensor import Tensor, wrap
 from .autograd import _modes, anomaly_mode
 from .autograd._modes import MODES
@@ -37,19 +37,13 @@ def common_dtype(inputs: tuple) -> Any:
         if isinstance(value, Tensor):
             dtype = FROM_NUMPY[value._data.dtype]
             if value._data.ndim:
-                dimensioned = dtype if dimensioned is None else _promote(dimensioned, dtype)
+                dimensioned = dtype if dimensioned is None else promote_types(dimensioned, dtype)
             else:
-                zero_dim = dtype if zero_dim is None else _promote(zero_dim, dtype)
+                zero_dim = dtype if zero_dim is None else promote_types(zero_dim, dtype)
         elif value is not None:
             dtype = scalar_dtype(value)
-            scalar = dtype if scalar is None else _promote(scalar, dtype)
+            scalar = dtype if scalar is None else promote_types(scalar, dtype)
     return result_type(dimensioned, zero_dim, scalar)
-
-
-def _promote(a: Any, b: Any) -> Any:
-    from ._dtype import promote_types
-
-    return promote_types(a, b)
 
 
 def _type_error(op: Any, index: int, value: Any) -> TypeError:
