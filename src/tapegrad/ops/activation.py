@@ -687,7 +687,8 @@ def _reduce_dim(tensor, dim):
 
 _SOFTMAX_SAMPLES = [Sample(((3, 4),), args=(1,)), Sample(((3, 4),), args=(0,)),
                     Sample(((2, 3, 4),), args=(-2,)), Sample(((5,),), args=(0,)),
-                    Sample(((),), args=(0,))]
+                    Sample(((),), args=(0,)),
+                    Sample(((3, 4),), args=(2,), error=True)]  # dim out of range
 softmax_op = defop(
     _softmax, name="softmax", node="SoftmaxBackward0", function=False,
     grads={"input": lambda grad, result, dim: result * (grad - _reduce_dim(grad * result, dim))},

@@ -501,7 +501,8 @@ gather_op = defop(
     grads={"input": lambda grad, input_shape, dim, index: zeros_of(input_shape, grad).scatter_add(
         dim, index, grad)},
     samples=[samples.Sample(((3, 4),), args=(1, np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]))),
-             samples.Sample(((3, 4),), args=(0, np.array([[0, 2, 2, 1]])))])
+             samples.Sample(((3, 4),), args=(0, np.array([[0, 2, 2, 1]]))),
+             samples.Sample(((3, 4),), args=(1, np.array([[0, 7]])), error=True)])
 
 
 def zeros_of(shape, like):
@@ -786,7 +787,8 @@ index_select_op = defop(
     grads={"input": lambda grad, input_shape, dim, index: zeros_of(input_shape, grad).index_add(
         dim, index, grad)},
     samples=[samples.Sample(((4, 3),), args=(0, np.array([0, 2, 2]))),
-             samples.Sample(((3, 4),), args=(1, np.array([3, 0])))])
+             samples.Sample(((3, 4),), args=(1, np.array([3, 0]))),
+             samples.Sample(((3, 4),), args=(0, np.array([5])), error=True)])
 
 
 def _index_add(xp, input, source, dim, index, alpha=1):

@@ -639,7 +639,8 @@ def _det_rule(grad, A, result):
 
 
 det_op = defop(_det, name="det", node="LinalgDetBackward0", function=False,
-               grads={"A": _det_rule}, samples=[Sample(((3, 3),)), Sample(((2, 2, 2),))])
+               grads={"A": _det_rule}, samples=[Sample(((3, 3),)), Sample(((2, 2, 2),)),
+                                                Sample(((2, 3),), error=True)])
 
 
 @public(methods=("det",))

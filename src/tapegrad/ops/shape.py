@@ -622,7 +622,8 @@ def _cat_backward(grad, dim, sizes):
 cat_op = defop(_cat, name="cat", node="CatBackward0", promote="promote", sequence=True, kind=L,
                function=False, backward=_cat_backward,
                samples=[samples.Sample(((2, 3), (4, 3)), args=(0, (2, 4))),
-                        samples.Sample(((2, 3), (2, 1), (2, 2)), args=(1, (3, 1, 2)))])
+                        samples.Sample(((2, 3), (2, 1), (2, 2)), args=(1, (3, 1, 2))),
+                        samples.Sample(((2, 3), (3, 4)), args=(0, (2, 3)), error=True)])
 
 
 @public()
@@ -667,7 +668,8 @@ stack_op = defop(_stack, name="stack", node="StackBackward0", promote="promote",
                  kind=L, function=False,
                  backward=lambda grad, dim: tuple(grad.unbind(dim)),
                  samples=[samples.Sample(((2, 3), (2, 3)), args=(0,)),
-                          samples.Sample(((4,), (4,), (4,)), args=(-1,))])
+                          samples.Sample(((4,), (4,), (4,)), args=(-1,)),
+                          samples.Sample(((2, 3), (3, 3)), args=(0,), error=True)])
 
 
 @public()
