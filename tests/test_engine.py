@@ -464,3 +464,20 @@ def test_linear_weight_gradient_is_kept_contiguous_and_unaliased():
     before = our_bias.numpy().copy()
     our_weight.zero_()
     np.testing.assert_array_equal(our_bias.numpy(), before)
+
+
+def test_gradient_sums_are_not_changed_after_being_passed_on():
+    # s's two gradients are summed in a buffer the engine owns; AddBackward then passes that
+    # sum on to both p and q. p later receives more gradient (from p * 11): adding it in
+    # place would change q's gradient too.
+    def run(lib):
+        x = lib.tensor([1.5, -0.5], requires_grad=True)
+        p = x * 3
+        q = x * 5
+        later = p * 11  # made before s, so its backward runs after s's
+        s = p + q
+        out = (s * 2 + s * 3 + later).sum()
+        return lib.autograd.grad(out, [x, p, q])
+
+    for ours, theirs in zip(run(tapegrad), run(torch)):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)

@@ -142,8 +142,10 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
         _deposit(buffers, node, output_nr, grad, create_graph)
     # Gradients that may be seen elsewhere (the roots' seeds, what a node passed through
     # unchanged or sent twice): a leaf must copy these rather than keep them as its .grad.
-    shared = {id(grad) for grad in root_grads}
-    owned: set[int] = set()  # buffer sums the engine made (and may add into in place)
+    shared = {id(grad) for grad in root_grads}  # (a stale id only costs a copy)
+    # Buffer sums the engine made (and may add into in place), by id; the value keeps each
+    # alive, so that its id cannot be reused by another tensor during this backward.
+    owned: dict[int, Tensor] = {}
 
     ready: list = []
     tie = 0
@@ -162,6 +164,10 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
         while ready:
             node = pop(ready)[2]
             grads = take(node, None) or []
+            if owned:  # once handed to its node, a sum may be passed on: no more in-place adds
+                for grad in grads:
+                    if grad is not None:
+                        owned.pop(id(grad), None)
             node_type = type(node)
             if targets is None:
                 run = accumulate or node_type is not AccumulateGrad
@@ -241,7 +247,7 @@ def _passed_on(grad: Tensor, incoming: list, outputs: list) -> bool:
 
 
 def _deposit(buffers: dict, node: Node, output_nr: int, grad: Tensor,
-             create_graph: bool, owned: set | None = None) -> None:
+             create_graph: bool, owned: dict | None = None) -> None:
     """Add ``grad`` into the input buffer of ``node`` at ``output_nr``.
 
     A sum the engine made itself (ids in ``owned``) is added into in place: a tensor used
@@ -253,7 +259,7 @@ def _deposit(buffers: dict, node: Node, output_nr: int, grad: Tensor,
     if len(buffer) <= output_nr:
         buffer.extend([None] * (output_nr + 1 - len(buffer)))
     current = buffer[output_nr]
-    if owned is not None and current is not None and id(current) in owned:
+    if owned is not None and current is not None and owned.get(id(current)) is current:
         array = current._data
         addend = grad._data
         if array.shape == addend.shape and array.dtype == addend.dtype:
@@ -261,7 +267,7 @@ def _deposit(buffers: dict, node: Node, output_nr: int, grad: Tensor,
             return
     total = _add(current, grad, create_graph)
     if owned is not None and current is not None and not create_graph:
-        owned.add(id(total))
+        owned[id(total)] = total
     buffer[output_nr] = total
 
 
