@@ -66,11 +66,3 @@ def reduction(dims: bool = True) -> list[Sample]:
             Sample(((3, 4),), args=(2,), error=True),  # dim out of range
         ]
     return samples
-
-
-def matrices(*shapes: tuple) -> list[Sample]:
-    return [Sample(tuple(s)) for s in shapes]
-
-
-def explicit(*samples: Sample) -> list[Sample]:
-    return list(samples)

@@ -372,8 +372,6 @@ def type_as(input, other):
     return convert(input, other.dtype)
 
 
-def size_of(input) -> Size:
-    return Size(input._data.shape)
 
 
 public(methods=("T",), function=False)(property(numpy_T))
