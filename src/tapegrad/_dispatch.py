@@ -363,7 +363,7 @@ def dispatch_inplace(op: Any, target: Tensor, inputs: tuple, params: tuple) -> T
     result = dispatch(op, inputs, params)
     if isinstance(result, tuple):
         result = result[0]
-    write_inplace(target, result, op.name)
+    write_inplace(target, result)
     return target
 
 
@@ -387,7 +387,7 @@ def check_inplace(target: Tensor) -> None:
                            "in-place operation.")
 
 
-def write_inplace(target: Tensor, result: Tensor, name: str) -> None:
+def write_inplace(target: Tensor, result: Tensor) -> None:
     """Copy ``result`` into ``target``'s storage and give ``target`` the result's history."""
     array = target._data
     source = result._data

@@ -279,7 +279,7 @@ def setitem(input, key, value) -> None:
         setitem(_basic_getitem(input, basic), advanced, value)
         return
     result = index_put_op.function(input, value, advanced)
-    write_inplace(input, result, "index_put")
+    write_inplace(input, result)
 
 
 # --- masked_fill ----------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def _inplace(function: Callable, name: str) -> Callable:
 
     def inplace(input, *args, **kwargs):
         check_inplace(input)
-        write_inplace(input, function(input, *args, **kwargs), name)
+        write_inplace(input, function(input, *args, **kwargs))
         return input
 
     inplace.__name__ = name + "_"
@@ -1268,13 +1268,7 @@ for _name, _method in (("__iadd__", "add_"), ("__isub__", "sub_"), ("__imul__", 
     _inplace_operator(_name, _method)
 
 
-@public(methods=("pow_",), function=False)
-def pow_(input, exponent):
-    from .._dispatch import check_inplace, write_inplace
-
-    check_inplace(input)
-    write_inplace(input, pow(input, exponent), "pow")
-    return input
+public(methods=("pow_",), function=False)(_inplace(pow, "pow"))
 
 
 def fill(xp, input, value):

@@ -185,5 +185,5 @@ def polygamma_inplace(input, n):
     from .._dispatch import check_inplace, write_inplace
 
     check_inplace(input)
-    write_inplace(input, polygamma_op.function(input, n), "polygamma")
+    write_inplace(input, polygamma_op.function(input, n))
     return input
