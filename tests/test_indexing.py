@@ -190,6 +190,10 @@ TIE_CALLS = {
     "median_dim": lambda lib, x: x.median(1),
     "kthvalue": lambda lib, x: x.kthvalue(2, 1),
     "kthvalue_3": lambda lib, x: x.kthvalue(3, 1),
+    # topk: the partial sort's (or nth_element's) leftover order, also when unsorted.
+    "topk": lambda lib, x: x.topk(3, 1),
+    "topk_smallest": lambda lib, x: x.topk(2, 1, largest=False),
+    "topk_unsorted": lambda lib, x: x.topk(4, 1, sorted=False),
     "sort": lambda lib, x: x.sort(1),
     "sort_descending": lambda lib, x: x.sort(1, descending=True),
     "sort_stable": lambda lib, x: x.sort(dim=1, stable=True),
@@ -207,14 +211,7 @@ TIE_CALLS = {
 }
 
 
-# PyTorch's kthvalue and median(dim) pick among equal values with its quickselect, whose choice
-# we do not reproduce yet (first occurrence here); the all-zero row shows the difference.
-_QUICKSELECT = pytest.mark.xfail(strict=True, reason="PyTorch's quickselect tie choice")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_QUICKSELECT)
-                                  if n in ("kthvalue", "median_dim") else n
-                                  for n in sorted(TIE_CALLS)])
+@pytest.mark.parametrize("name", sorted(TIE_CALLS))
 def test_subgradients_at_ties_match_torch(name):
     runs = []
     for lib in LIBS:
@@ -235,6 +232,31 @@ def test_subgradients_at_ties_match_torch(name):
         assert our_grad is None
     else:
         assert_close(our_grad, their_grad, what=f"{name} grad")
+
+
+def test_selection_ties_match_torch_on_random_rows():
+    """topk, kthvalue and median(dim) choose among equal values (and NaNs) as PyTorch's CPU
+    kernels do, over row lengths that take each of its code paths (partial sort when
+    64 * k <= length, nth_element otherwise; insertion sort below 17 elements)."""
+    rng = np.random.default_rng(5)
+    for length in (2, 3, 5, 16, 17, 40, 200):
+        for trial in range(6):
+            data = rng.integers(0, 3, (3, length)).astype(float)
+            if trial % 3 == 0:
+                data[rng.integers(0, 3, 2), rng.integers(0, length, 2)] = np.nan
+            for k in sorted({1, 2, length // 2 + 1, length}):
+                for largest in (True, False):
+                    for sorted_ in (True, False):
+                        ours = tapegrad.tensor(data).topk(k, 1, largest, sorted_)
+                        theirs = torch.tensor(data).topk(k, 1, largest, sorted_)
+                        assert_close(ours.indices, theirs.indices, what=f"topk {length} {k}")
+                        assert_close(ours.values, theirs.values, what=f"topk {length} {k}")
+                ours = tapegrad.tensor(data).kthvalue(k, 1)
+                theirs = torch.tensor(data).kthvalue(k, 1)
+                assert_close(ours.indices, theirs.indices, what=f"kthvalue {length} {k}")
+            ours, theirs = tapegrad.tensor(data).median(1), torch.tensor(data).median(1)
+            assert_close(ours.indices, theirs.indices, what=f"median {length}")
+            assert_close(ours.values, theirs.values, what=f"median {length}")
 
 
 def test_named_tuple_results_print_as_torch():

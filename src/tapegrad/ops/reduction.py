@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from .._backend import quiet
 from .._tensor import normalize_dim
 from . import _samples as samples
+from . import _selection
 from ._registry import defop, public
 
 
@@ -858,7 +859,38 @@ def _topk(xp, input, k, dim=-1, largest=True, sorted=True):
         return input.copy(), xp.zeros((), dtype="int64")
     order = _stable_order(xp, input, axis, largest)
     indices = xp.take(order, xp.arange(k), axis=axis)
+    # At ties PyTorch returns whatever its partial sort leaves in front; so does an unsorted
+    # request on its nth_element path. Those rows are replayed with its algorithm.
+    replay = _tied(xp, input, order, axis, range(builtins.min(k + 1, size)))
+    if not sorted and k * 64 > size:
+        replay[...] = True
+    if k and replay.any():
+        indices = _replace_rows(xp, input, indices, axis, replay,
+                                lambda row: _selection.topk_row(row, k, largest, sorted))
     return xp.take_along_axis(input, indices, axis=axis), indices.astype("int64")
+
+
+def _tied(xp, input, order, axis, positions):
+    """Rows (the selected axis dropped) in which two of the given sorted positions hold
+    equal values, NaN counting as equal to NaN: where the choice among them matters."""
+    positions = list(positions)
+    ranked = xp.take_along_axis(input, xp.take(order, positions, axis=axis), axis=axis)
+    ranked = xp.moveaxis(ranked, axis, -1)
+    left, right = ranked[..., :-1], ranked[..., 1:]
+    equal = left == right
+    if input.dtype.kind in "fc":
+        equal |= xp.isnan(left) & xp.isnan(right)
+    return xp.asarray(equal.any(axis=-1))
+
+
+def _replace_rows(xp, input, indices, axis, rows, choose):
+    """``indices`` with the rows flagged in ``rows`` recomputed by ``choose(row values)``."""
+    values = xp.moveaxis(input, axis, -1)
+    moved = xp.moveaxis(indices, axis, -1).copy()
+    for position in xp.ndindex(rows.shape):
+        if rows[position]:
+            moved[position] = choose(values[position].tolist())
+    return xp.moveaxis(moved, -1, axis)
 
 
 topk_op = _named(defop(
@@ -871,33 +903,31 @@ topk_op = _named(defop(
              samples.Sample(((5,),), args=(3,))]), "topk")
 
 
-def _kth_order(xp, input, axis):
-    return xp.argsort(input, axis=axis, kind="stable")
-
-
 def _kthvalue(xp, input, k, dim=-1, keepdim=False):
     if input.ndim == 0:
         if k != 1:
             raise IndexError("kthvalue(): selected number k out of range for dimension 0")
         return input.copy(), xp.zeros((), dtype="int64")
     axis = normalize_dim(dim, input.ndim)
-    if not 1 <= k <= input.shape[axis]:
+    size = input.shape[axis]
+    if not 1 <= k <= size:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {axis}")
-    return _order_statistic(xp, input, axis, k - 1, keepdim)
+    order = xp.argsort(input, axis=axis, kind="stable")  # NaN sorts last, as in PyTorch
+    chosen = xp.take(order, [k - 1], axis=axis)
+    # Among equal values PyTorch returns the one its quickselect leaves at position k - 1.
+    near = range(builtins.max(k - 2, 0), builtins.min(k + 1, size))
+    replay = _tied(xp, input, order, axis, near)
+    if replay.any():
+        chosen = _replace_rows(xp, input, chosen, axis, replay,
+                               lambda row: [_selection.kthvalue_row(row, k - 1)])
+    return _taken(xp, input, chosen, axis, keepdim)
 
 
-def _order_statistic(xp, input, axis, position, keepdim):
-    """The value at ``position`` in sorted order; at ties PyTorch names the first occurrence
-    of that value (checked against torch in tests/test_indexing.py)."""
-    order = _kth_order(xp, input, axis)
-    chosen = xp.take(order, [position], axis=axis)
+def _taken(xp, input, chosen, axis, keepdim):
     values = xp.take_along_axis(input, chosen, axis=axis)
-    first = xp.argmax(input == values, axis=axis, keepdims=True)
-    if input.dtype.kind in "fc":
-        first = xp.where(xp.isnan(values), chosen, first)
     if not keepdim:
-        values, first = values.squeeze(axis), first.squeeze(axis)
-    return values, first.astype("int64")
+        values, chosen = values.squeeze(axis), chosen.squeeze(axis)
+    return values, chosen.astype("int64")
 
 
 _KTH_SAMPLES = [samples.Sample(((3, 4),), args=(2,)), samples.Sample(((3, 4),), args=(1, 0, True)),
@@ -930,7 +960,15 @@ def _median_dim(xp, input, dim, keepdim=False):
         return input.copy(), xp.zeros((), dtype="int64")
     axis = normalize_dim(dim, input.ndim)
     _check_nonempty("median", input, axis)
-    return _order_statistic(xp, input, axis, (input.shape[axis] - 1) // 2, keepdim)
+    # PyTorch orders by (value, index), so among equal values the median is the one a stable
+    # sort puts in the middle position; a row holding NaN gives its first NaN.
+    order = xp.argsort(input, axis=axis, kind="stable")
+    chosen = xp.take(order, [(input.shape[axis] - 1) // 2], axis=axis)
+    if input.dtype.kind in "fc":
+        nan = xp.isnan(input)
+        first_nan = xp.argmax(nan, axis=axis, keepdims=True)
+        chosen = xp.where(nan.any(axis=axis, keepdims=True), first_nan, chosen)
+    return _taken(xp, input, chosen, axis, keepdim)
 
 
 median_dim = _named(defop(
