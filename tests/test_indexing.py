@@ -197,6 +197,7 @@ TIE_CALLS = {
     "sort": lambda lib, x: x.sort(1),
     "sort_descending": lambda lib, x: x.sort(1, descending=True),
     "sort_stable": lambda lib, x: x.sort(dim=1, stable=True),
+    "msort": lambda lib, x: lib.msort(x.t()),
     "argsort": lambda lib, x: x.argsort(dim=1, descending=True, stable=True),
     "mode": lambda lib, x: x.mode(1),
     "cummax": lambda lib, x: x.cummax(1),
@@ -235,8 +236,8 @@ def test_subgradients_at_ties_match_torch(name):
 
 
 def test_selection_ties_match_torch_on_random_rows():
-    """topk, kthvalue and median(dim) choose among equal values (and NaNs) as PyTorch's CPU
-    kernels do, over row lengths that take each of its code paths (partial sort when
+    """topk, kthvalue, median(dim) and mode choose among equal values (and NaNs) as PyTorch's
+    CPU kernels do, over row lengths that take each of their code paths (partial sort when
     64 * k <= length, nth_element otherwise; insertion sort below 17 elements)."""
     rng = np.random.default_rng(5)
     for length in (2, 3, 5, 16, 17, 40, 200):
@@ -254,9 +255,11 @@ def test_selection_ties_match_torch_on_random_rows():
                 ours = tapegrad.tensor(data).kthvalue(k, 1)
                 theirs = torch.tensor(data).kthvalue(k, 1)
                 assert_close(ours.indices, theirs.indices, what=f"kthvalue {length} {k}")
-            ours, theirs = tapegrad.tensor(data).median(1), torch.tensor(data).median(1)
-            assert_close(ours.indices, theirs.indices, what=f"median {length}")
-            assert_close(ours.values, theirs.values, what=f"median {length}")
+            for call in ("median", "mode"):
+                ours = getattr(tapegrad.tensor(data), call)(1)
+                theirs = getattr(torch.tensor(data), call)(1)
+                assert_close(ours.indices, theirs.indices, what=f"{call} {length}")
+                assert_close(ours.values, theirs.values, what=f"{call} {length}")
 
 
 def test_named_tuple_results_print_as_torch():

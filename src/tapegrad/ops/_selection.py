@@ -249,3 +249,23 @@ def topk_row(values: list, k: int, largest: bool, sorted: bool) -> list[int]:
 def kthvalue_row(values: list, k: int) -> int:
     """Index PyTorch's CPU kthvalue returns for one row (``k`` is 0-based here)."""
     return quickselect([(value, index) for index, value in enumerate(values)], k)[1]
+
+
+def _less(x: Item, y: Item) -> bool:
+    return x[0] < y[0]
+
+
+def mode_row(values: list) -> tuple:
+    """(value, index) PyTorch's CPU mode returns for one row: it sorts (value, index) pairs by
+    value with std::sort, then keeps the end of the first longest run of equal values."""
+    row = [(value, index) for index, value in enumerate(values)]
+    sort(row, 0, len(row), _less)
+    best = row[0]
+    best_count = count = 0
+    for position, item in enumerate(row):
+        count += 1
+        if position == len(row) - 1 or item[0] != row[position + 1][0]:
+            if count > best_count:
+                best, best_count = item, count
+            count = 0
+    return best

@@ -830,9 +830,18 @@ sort_stable_op = _named(defop(
 @public(methods=("sort",))
 def sort(input, dim=-1, descending=False, *, stable=None):
     """Sorted values and their indices (equal elements keep their order); see torch.sort."""
+    # With stable=False PyTorch leaves the order of equal elements unspecified: on CPU it comes
+    # from a SIMD quicksort chosen by the processor's AVX2/AVX-512 support. tapegrad always
+    # keeps them in their original order, which is PyTorch's answer with stable=True.
     if stable is None:
         return sort_op.function(input, dim, descending, False)
     return sort_stable_op.function(input, dim, descending, bool(stable))
+
+
+@public(methods=("msort",))
+def msort(input):
+    """``input`` sorted along its first dimension; see torch.msort."""
+    return sort(input, 0).values
 
 
 @public(methods=("argsort",))
@@ -989,13 +998,21 @@ def _mode(xp, input, dim=-1, keepdim=False):
     if input.ndim == 0:
         return input.copy(), xp.zeros((), dtype="int64")
     axis = normalize_dim(dim, input.ndim)
+    _check_nonempty("mode", input, axis)
     moved = xp.moveaxis(input, axis, -1)
     rows = moved.reshape(-1, moved.shape[-1])
     values = xp.empty(rows.shape[0], dtype=input.dtype)
     indices = xp.empty(rows.shape[0], dtype="int64")
+    # PyTorch sorts each row with std::sort and keeps the end of the first longest run. Below
+    # 17 elements that sort is an insertion sort, so stable: the run's end is the last
+    # occurrence of the smallest most frequent value. Longer rows and NaN (each NaN is a run
+    # of its own there) replay its sort.
+    replay = rows.shape[-1] > 16 or (input.dtype.kind in "fc" and bool(xp.isnan(rows).any()))
     for row_index, row in enumerate(rows):
+        if replay:
+            values[row_index], indices[row_index] = _selection.mode_row(row.tolist())
+            continue
         unique, counts = xp.unique(row, return_counts=True)
-        # The smallest of the most frequent values, at its last position (as PyTorch).
         value = unique[xp.argmax(counts)]
         values[row_index] = value
         indices[row_index] = row.size - 1 - xp.argmax(row[::-1] == value)
