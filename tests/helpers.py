@@ -72,7 +72,7 @@ def resolve(lib: Any, call: Any):
 
 def as_numpy(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
-        return value.detach().numpy()
+        return value.detach().numpy(force=True)  # force: PyTorch's ZeroTensor gradients
     if isinstance(value, tapegrad.Tensor):
         return value.detach().numpy()
     return np.asarray(value)

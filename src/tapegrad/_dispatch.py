@@ -52,22 +52,29 @@ def _type_error(op: Any, index: int, value: Any) -> TypeError:
                      f"not {type(value).__name__}")
 
 
-def broadcast_failure(error: Exception, *inputs: Any) -> Exception:
-    """NumPy's ValueError for shapes that do not broadcast, as PyTorch's RuntimeError; any
-    other error is returned as it is (to be re-raised)."""
-    shapes = [value._data.shape for value in inputs if isinstance(value, Tensor)]
-    try:
-        np.broadcast_shapes(*shapes)
-    except ValueError:
-        ndim = max(len(shape) for shape in shapes)
-        first, second = ((1,) * (ndim - len(shape)) + tuple(shape) for shape in shapes[:2])
-        for dim in range(ndim - 1, -1, -1):  # PyTorch names the last clashing dim
+def broadcast_mismatch(*shapes: tuple) -> RuntimeError | None:
+    """PyTorch's error for shapes that do not broadcast (folded left to right, the last clashing
+    dim named, as its infer_size does), or None when they do."""
+    result: tuple = ()
+    for shape in shapes:
+        shape = tuple(shape)
+        ndim = max(len(result), len(shape))
+        first = (1,) * (ndim - len(result)) + result
+        second = (1,) * (ndim - len(shape)) + shape
+        for dim in range(ndim - 1, -1, -1):
             if first[dim] != second[dim] and first[dim] != 1 and second[dim] != 1:
                 return RuntimeError(
                     f"The size of tensor a ({first[dim]}) must match the size of tensor b "
                     f"({second[dim]}) at non-singleton dimension {dim}")
-        return RuntimeError(f"shapes {[list(s) for s in shapes]} cannot be broadcast together")
-    return error
+        result = tuple(b if a == 1 else a for a, b in zip(first, second))
+    return None
+
+
+def broadcast_failure(error: Exception, *inputs: Any) -> Exception:
+    """NumPy's ValueError for shapes that do not broadcast, as PyTorch's RuntimeError; any
+    other error is returned as it is (to be re-raised)."""
+    shapes = [value._data.shape for value in inputs if isinstance(value, Tensor)]
+    return broadcast_mismatch(*shapes) or error
 
 
 def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:

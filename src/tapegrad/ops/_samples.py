@@ -44,14 +44,26 @@ BROADCAST_PAIRS = (
 
 
 def binary(domain: tuple[float, float] = (-2.0, 2.0), scalar: Any = 1.5,
-           other_domain: tuple[float, float] | None = None) -> list[Sample]:
-    """Element-wise binary op: broadcasting pairs, plus a Python-number ``other``."""
+           other_domain: tuple[float, float] | None = None,
+           tensor_only: bool = False) -> list[Sample]:
+    """Element-wise binary op: broadcasting pairs, plus a Python-number ``other`` (or, for
+    ``tensor_only`` ops, a number refused with PyTorch's TypeError)."""
     samples = [Sample(pair, domain=domain) for pair in BROADCAST_PAIRS]
     if scalar is not None:
         samples.append(Sample(((3, 4), None), args=(), kwargs={"_scalar": scalar}, domain=domain))
     # Shapes that do not broadcast.
     samples.append(Sample(((3, 4), (5,)), domain=domain, error=True))
+    samples.append(Sample(((2, 3, 4), (2, 1, 5)), domain=domain, error=True))
+    if tensor_only:
+        samples.append(Sample(((3, 4), None), kwargs={"_scalar": 1.5}, domain=domain,
+                              error=True))
     return samples
+
+
+def integer_error(*shapes: tuple, args: tuple = (), kwargs: dict | None = None) -> Sample:
+    """Integer tensors given to an op that has no integer kernel (PyTorch raises)."""
+    return Sample(shapes, args=args, kwargs=kwargs or {}, domain=(-3.0, 3.0), integer=True,
+                  error=True)
 
 
 def reduction(dims: bool = True) -> list[Sample]:

@@ -16,7 +16,7 @@ from .._backend import quiet
 from .._tensor import normalize_dim
 from . import _samples as samples
 from ._registry import defop, public
-from .pointwise import not_implemented_for, where
+from .pointwise import legacy_name, not_implemented_for, where
 
 E = "elementwise"
 Sample = samples.Sample
@@ -55,7 +55,10 @@ def _threshold_backward(xp, grad_output, output, threshold):
     mask = output > threshold
     # A product with the mask is several times faster than np.where; where a gradient is not
     # finite, 0 * inf would be nan, so select instead (PyTorch gives 0 there).
-    result = xp.multiply(grad_output, mask)
+    try:
+        result = xp.multiply(grad_output, mask)
+    except ValueError as error:  # PyTorch names output's shape first
+        raise _dispatch.broadcast_mismatch(output.shape, grad_output.shape) or error from None
     if not xp.isfinite(result).all():
         result = xp.where(mask, grad_output, xp.zeros((), grad_output.dtype))
     return result
@@ -68,7 +71,8 @@ threshold_backward_op = defop(
     grads={"grad_output": lambda grad, output, threshold: threshold_backward_op.function(
         grad, output, threshold),
            "output": lambda grad: grad * 0},
-    samples=[Sample(((3, 4), (3, 4)), args=(0.0,)), Sample(((5,), (5,)), args=(0.5,))])
+    samples=[Sample(((3, 4), (3, 4)), args=(0.0,)), Sample(((5,), (5,)), args=(0.5,)),
+             Sample(((3, 4), (5,)), args=(0.0,), error=True)])
 
 
 # relu'(0) = 0, as PyTorch (the gradient passes where the result is positive).
@@ -101,7 +105,8 @@ hardtanh_op = defop(
     grads={"input": lambda grad, input, min_val, max_val:
            where((input > min_val) & (input < max_val), grad, 0.0)},
     samples=[Sample(((3, 4),), args=(-1.0, 1.0)), Sample(((5,),), args=(-0.5, 1.5)),
-             Sample(((2, 3, 2),), args=(0.0, 6.0), domain=(-3.0, 8.0))])
+             Sample(((2, 3, 2),), args=(0.0, 6.0), domain=(-3.0, 8.0)),
+             Sample(((3, 4),), args=(1.0, -1.0), error=True)])  # min_val above max_val
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
@@ -135,10 +140,12 @@ def _leaky_relu_rule(grad, input, negative_slope):
 
 leaky_relu_op = defop(_leaky_relu, name="leaky_relu", node="LeakyReluBackward0", kind=E,
                       function=False, grads={"input": _leaky_relu_rule},
-                      samples=[Sample(((3, 4),), args=(0.01,)), Sample(((5,),), args=(0.2,))])
+                      samples=[Sample(((3, 4),), args=(0.01,)), Sample(((5,),), args=(0.2,)),
+                               samples.integer_error((3, 4), args=(0.01,))])
 leaky_relu_inplace_op = defop(
     _leaky_relu, name="leaky_relu_inplace", node="LeakyReluBackward1", kind=E, function=False,
-    grads={"input": _leaky_relu_rule}, samples=[Sample(((3, 4),), args=(0.2,))])
+    grads={"input": _leaky_relu_rule},
+    samples=[Sample(((3, 4),), args=(0.2,)), samples.integer_error((3, 4), args=(0.2,))])
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
@@ -166,13 +173,17 @@ def _elu_rule(grad, input, alpha, scale, input_scale):
 
 
 _ELU_SAMPLES = [Sample(((3, 4),), args=(1.0, 1.0, 1.0)), Sample(((5,),), args=(2.0, 1.0, 1.0)),
-                Sample(((2, 3),), args=(1.6732632423543772, 1.0507009873554805, 1.0))]
-_CELU_SAMPLES = [Sample(((3, 4),), args=(1.0, 1.0, 1.0)), Sample(((5,),), args=(2.0, 1.0, 0.5))]
+                Sample(((2, 3),), args=(1.6732632423543772, 1.0507009873554805, 1.0)),
+                samples.integer_error((3, 4), args=(1.0, 1.0, 1.0))]
+_CELU_SAMPLES = [Sample(((3, 4),), args=(1.0, 1.0, 1.0)), Sample(((5,),), args=(2.0, 1.0, 0.5)),
+                 Sample(((3, 4),), args=(0.0, 1.0, 1.0), error=True),  # alpha 0 divides by 0
+                 samples.integer_error((3, 4), args=(1.0, 1.0, 1.0))]
 
 elu_op = defop(_elu, name="elu", node="EluBackward0", kind=E, function=False,
                grads={"input": _elu_rule}, samples=_ELU_SAMPLES)
 elu_inplace_op = defop(_elu, name="elu_inplace", node="EluBackward1", kind=E, function=False,
-                       grads={"input": _elu_rule}, samples=_ELU_SAMPLES[:1])
+                       grads={"input": _elu_rule},
+                       samples=[_ELU_SAMPLES[0], _ELU_SAMPLES[-1]])
 celu_op = defop(_elu, name="celu", node="CeluBackward0", kind=E, function=False,
                 grads={"input": _elu_rule}, samples=_CELU_SAMPLES)
 celu_inplace_op = defop(_elu, name="celu_inplace", node="CeluBackward1", kind=E,
@@ -205,7 +216,7 @@ def selu_(input):
 
 def _check_celu_alpha(alpha: float) -> None:
     if alpha == 0:
-        raise RuntimeError("ZeroDivisionError")
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False):
@@ -266,7 +277,9 @@ def _gelu_rule(grad, input, approximate):
 gelu_op = defop(_gelu, name="gelu", node="GeluBackward0", kind=E, function=False,
                 grads={"input": _gelu_rule},
                 samples=[Sample(((3, 4),), args=("none",)), Sample(((5,),), args=("tanh",)),
-                         Sample(((),), args=("none",))])
+                         Sample(((),), args=("none",)),
+                         Sample(((3, 4),), args=("fast",), error=True),  # no such approximation
+                         samples.integer_error((3, 4), args=("none",))])
 
 
 def gelu(input, *, approximate: str = "none"):
@@ -292,7 +305,8 @@ def _silu_rule(grad, input):
 
 
 silu_op = defop(_silu, name="silu", node="SiluBackward0", kind=E, function=False,
-                grads={"input": _silu_rule}, samples=samples.unary())
+                grads={"input": _silu_rule},
+                samples=samples.unary() + [samples.integer_error((3, 4))])
 
 
 def silu(input, inplace: bool = False):
@@ -316,7 +330,8 @@ def _mish_rule(grad, input):
 
 
 mish_op = defop(_mish, name="mish", node="MishBackward0", kind=E, function=False,
-                grads={"input": _mish_rule}, samples=samples.unary())
+                grads={"input": _mish_rule},
+                samples=samples.unary() + [samples.integer_error((3, 4))])
 
 
 def mish(input, inplace: bool = False):
@@ -342,7 +357,8 @@ softplus_op = defop(_softplus, name="softplus", node="SoftplusBackward0", kind=E
                     function=False, grads={"input": _softplus_rule},
                     samples=[Sample(((3, 4),), args=(1.0, 20.0)),
                              Sample(((5,),), args=(2.0, 1.0), domain=(-1.0, 0.4)),
-                             Sample(((2, 3),), args=(0.5, 0.3), domain=(1.0, 3.0))])
+                             Sample(((2, 3),), args=(0.5, 0.3), domain=(1.0, 3.0)),
+                             samples.integer_error((3, 4), args=(1.0, 20.0))])
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -371,7 +387,7 @@ hardsigmoid_op = defop(
     # zero at both kinks (x = -3 and x = 3): PyTorch's mask is -3 < x < 3
     grads={"input": lambda grad, input:
            where((input > -3) & (input < 3), grad * _ONE_SIXTH_FLOAT32, 0.0)},
-    samples=samples.unary((-4.0, 4.0)))
+    samples=samples.unary((-4.0, 4.0)) + [samples.integer_error((3, 4))])
 
 
 def hardsigmoid(input, inplace: bool = False):
@@ -392,7 +408,7 @@ def _hardswish_rule(grad, input):
 
 hardswish_op = defop(_hardswish, name="hardswish", node="HardswishBackward0", kind=E,
                      function=False, grads={"input": _hardswish_rule},
-                     samples=samples.unary((-4.0, 4.0)))
+                     samples=samples.unary((-4.0, 4.0)) + [samples.integer_error((3, 4))])
 
 
 def hardswish(input, inplace: bool = False):
@@ -401,14 +417,14 @@ def hardswish(input, inplace: bool = False):
 
 
 def _logsigmoid(xp, input):
-    _require_float(input, "log_sigmoid_forward")
+    _require_float(input, "log_sigmoid_cpu")
     return (-_softplus_array(xp, -input)).astype(input.dtype, copy=False)
 
 
 logsigmoid_op = defop(
     _logsigmoid, name="logsigmoid", node="LogSigmoidBackward0", kind=E, function=False,
     grads={"input": lambda grad, input: grad * (-input).sigmoid()},
-    samples=samples.unary((-4.0, 4.0)))
+    samples=samples.unary((-4.0, 4.0)) + [samples.integer_error((3, 4))])
 
 
 def logsigmoid(input):
@@ -462,6 +478,7 @@ public(function="threshold_")(threshold_)
 
 
 def _hardshrink(xp, input, lambd=0.5):
+    _require_float(input, "hardshrink_cpu")
     return xp.where(xp.abs(input) > lambd, input, 0).astype(input.dtype, copy=False)
 
 
@@ -470,7 +487,8 @@ hardshrink_op = defop(
     _hardshrink, name="hardshrink", node="HardshrinkBackward0", kind=E,
     grads={"input": lambda grad, input, lambd: where(input.abs() > lambd, grad, 0.0)},
     methods=("hardshrink",),
-    samples=[Sample(((3, 4),), args=(0.5,)), Sample(((5,),), args=(1.2,))])
+    samples=[Sample(((3, 4),), args=(0.5,)), Sample(((5,),), args=(1.2,)),
+             samples.integer_error((3, 4), args=(0.5,))])
 
 
 def hardshrink(input, lambd: float = 0.5):
@@ -479,8 +497,11 @@ def hardshrink(input, lambd: float = 0.5):
 
 
 def _softshrink(xp, input, lambd):
+    _require_float(input, "softshrink_check")
     if lambd < 0:
-        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+        largest = xp.finfo(input.dtype).max
+        raise RuntimeError(f"lambda must be in range [0, {largest:g}] for input dtype "
+                           f"{legacy_name(input)}, but found {lambd:g}")
     shrunk = input - xp.sign(input) * lambd
     return xp.where(xp.abs(input) > lambd, shrunk, 0).astype(input.dtype, copy=False)
 
@@ -488,7 +509,9 @@ def _softshrink(xp, input, lambd):
 softshrink_op = defop(
     _softshrink, name="softshrink", node="SoftshrinkBackward0", kind=E, function=False,
     grads={"input": lambda grad, input, lambd: where(input.abs() > lambd, grad, 0.0)},
-    samples=[Sample(((3, 4),), args=(0.5,)), Sample(((5,),), args=(1.2,))])
+    samples=[Sample(((3, 4),), args=(0.5,)), Sample(((5,),), args=(1.2,)),
+             Sample(((3, 4),), args=(-0.5,), error=True),  # a negative lambda
+             samples.integer_error((3, 4), args=(0.5,))])
 
 
 def softshrink(input, lambd: float = 0.5):
@@ -505,6 +528,13 @@ def _prelu_weight_shape(weight_size: int, ndim: int) -> tuple:
 
 
 def _prelu(xp, input, weight):
+    _require_float(input, "prelu_cpu")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                           f"ndim = {weight.ndim}")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {legacy_name(input)} and "
+                           f"{legacy_name(weight)}")
     if weight.size != 1 and (input.ndim < 2 or input.shape[1] != weight.size):
         channels = input.shape[1] if input.ndim >= 2 else 1
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
@@ -548,7 +578,11 @@ prelu_op = defop(_prelu, name="prelu", node="PreluKernelBackward0", inputs=2, jv
                  grads={"input": _prelu_input_rule, "weight": _prelu_weight_rule},
                  methods=("prelu",),
                  samples=[Sample(((2, 3, 4), (3,))), Sample(((3, 4), (1,))),
-                          Sample(((5,), (1,))), Sample(((2, 3), (3,)))])
+                          Sample(((5,), (1,))), Sample(((2, 3), (3,))),
+                          Sample(((2, 3, 4), (4,)), error=True),  # one weight per channel
+                          Sample(((5,), (2,)), error=True),
+                          Sample(((2, 3, 4), (3, 1)), error=True),
+                          samples.integer_error((2, 3), (3,))])
 
 
 def prelu(input, weight):
@@ -558,25 +592,30 @@ def prelu(input, weight):
 
 
 def _rrelu(xp, input, noise):
-    _require_float(input, "rrelu_with_noise_cpu")
     return (input * noise).astype(input.dtype, copy=False)
 
 
 # The gradient is the slope used in the forward pass (at 0 the negative slope, as PyTorch).
-_RRELU_SAMPLES = [Sample(((3, 4),), args=(0.125, 1 / 3)), Sample(((5,),), args=(0.1, 0.3))]
+_RRELU_SAMPLES = [Sample(((3, 4),), args=(0.125, 1 / 3)), Sample(((5,),), args=(0.1, 0.3)),
+                  Sample(((3, 4),), args=(0.5, 0.1), error=True),  # lower above upper
+                  samples.integer_error((3, 4), args=(0.1, 0.3))]
 rrelu_op = defop(_rrelu, name="rrelu", node="RreluWithNoiseBackward0", kind=E, function=False,
                  array_params=True, grads={"input": lambda grad, noise: grad * noise},
                  samples=_RRELU_SAMPLES)
 rrelu_inplace_op = defop(
     _rrelu, name="rrelu_inplace", node="RreluWithNoiseBackward1", kind=E, function=False,
     array_params=True, grads={"input": lambda grad, noise: grad * noise},
-    samples=_RRELU_SAMPLES[:1])
+    samples=[_RRELU_SAMPLES[0], *_RRELU_SAMPLES[2:]])
 
 
 def _rrelu_noise(input, lower: float, upper: float, training: bool, generator: Any = None):
     from .._creation import default_generator, ones_like
     from .._tensor import wrap
 
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    # Out of training PyTorch runs leaky_relu with the mean slope: its kernel is named.
+    _require_float(input._data, "rrelu_with_noise_out_cpu" if training else "leaky_relu_cpu")
     positive = input.detach() > 0
     if training:
         rng = (generator or default_generator)._rng
@@ -627,6 +666,7 @@ def _glu_halves(shape: tuple, dim: int) -> tuple[int, int]:
 
 def _glu(xp, input, dim):
     axis, half = _glu_halves(input.shape, dim)
+    _require_float(input, "glu_cpu")
     first, second = xp.split(input, 2, axis=axis)
     return first * _sigmoid_array(xp, second).astype(input.dtype, copy=False)
 
@@ -649,7 +689,10 @@ def _glu_rule(grad, input, dim):
 glu_op = defop(_glu, name="glu", node="GluBackward0", function=False,
                grads={"input": _glu_rule},
                samples=[Sample(((3, 4),)), Sample(((4, 3),), args=(0,)),
-                        Sample(((2, 3, 6),), args=(-1,))])
+                        Sample(((2, 3, 6),), args=(-1,)),
+                        Sample(((3, 5),), error=True),  # an odd size cannot be halved
+                        Sample(((3, 4),), args=(2,), error=True), Sample(((),), error=True),
+                        samples.integer_error((3, 4))])
 
 
 def glu(input, dim: int = -1):
@@ -658,14 +701,16 @@ def glu(input, dim: int = -1):
 
 
 # --- softmax family -------------------------------------------------------------------------
-def _softmax_axis(input, dim) -> int | None:
+def _softmax_axis(input, dim, kernel: str) -> int | None:
+    axis = normalize_dim(dim, input.ndim)
     if input.dtype.kind not in "fc":
-        raise not_implemented_for("softmax_lastdim_kernel_impl", input)
-    return normalize_dim(dim, max(input.ndim, 1)) if input.ndim else None
+        last = "_lastdim" if axis == input.ndim - 1 or input.ndim == 0 else ""
+        raise not_implemented_for(f"{kernel}{last}_kernel_impl", input)
+    return axis if input.ndim else None
 
 
 def _softmax(xp, input, dim):
-    axis = _softmax_axis(input, dim)
+    axis = _softmax_axis(input, dim, "softmax")
     if axis is None:
         return xp.ones_like(input)
     shifted = input - xp.max(input, axis=axis, keepdims=True) if input.size else input
@@ -674,7 +719,7 @@ def _softmax(xp, input, dim):
 
 
 def _log_softmax(xp, input, dim):
-    axis = _softmax_axis(input, dim)
+    axis = _softmax_axis(input, dim, "log_softmax")
     if axis is None:
         return xp.zeros_like(input)
     shifted = input - xp.max(input, axis=axis, keepdims=True) if input.size else input
@@ -688,7 +733,10 @@ def _reduce_dim(tensor, dim):
 _SOFTMAX_SAMPLES = [Sample(((3, 4),), args=(1,)), Sample(((3, 4),), args=(0,)),
                     Sample(((2, 3, 4),), args=(-2,)), Sample(((5,),), args=(0,)),
                     Sample(((),), args=(0,)),
-                    Sample(((3, 4),), args=(2,), error=True)]  # dim out of range
+                    Sample(((3, 4),), args=(2,), error=True),  # dim out of range
+                    Sample(((),), args=(1,), error=True),
+                    samples.integer_error((3, 4), args=(1,)),
+                    samples.integer_error((3, 4), args=(0,))]
 softmax_op = defop(
     _softmax, name="softmax", node="SoftmaxBackward0", function=False,
     grads={"input": lambda grad, result, dim: result * (grad - _reduce_dim(grad * result, dim))},

@@ -67,13 +67,23 @@ select_op = defop(
     grads={"input": lambda grad, input_shape, dim, index: select_backward_op.function(
         grad, input_shape, dim, index)},
     samples=[samples.Sample(((3, 4),), args=(1, 2)), samples.Sample(((3, 4),), args=(0, -1)),
-             samples.Sample(((3, 4),), args=(1, 7), error=True)])
+             samples.Sample(((3, 4),), args=(1, 7), error=True),  # index out of range
+             samples.Sample(((3, 4),), args=(0, -4), error=True),
+             samples.Sample(((3, 4),), args=(2, 0), error=True),  # dim out of range
+             samples.Sample(((),), args=(0, 0), error=True)])
 
 
 @public(methods=("select",))
 def select(input, dim, index):
     """The slice at ``index`` along ``dim`` (a view); see torch.select."""
-    return select_op.function(input, normalize_dim(dim, input.ndim), int(index))
+    if input.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    dim, index = normalize_dim(dim, input.ndim), int(index)
+    size = input.shape[dim]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {dim}")
+    return select_op.function(input, dim, index)
 
 
 def _slice(xp, input, dim, start, stop, step):
@@ -85,11 +95,68 @@ slice_op = defop(
     grads={"input": lambda grad, input_shape, dim, start, stop, step: slice_backward_op.function(
         grad, input_shape, dim, start, stop, step)},
     samples=[samples.Sample(((5, 4),), args=(0, 1, 4, 2)),
-             samples.Sample(((3, 4),), args=(1, -3, None, 1))])
+             samples.Sample(((3, 4),), args=(1, -3, None, 1)),
+             samples.Sample(((5, 4),), args=(0, 1, 4, 0), error=True),  # step 0
+             samples.Sample(((5, 4),), args=(0, 4, 1, -1), error=True),  # negative step
+             samples.Sample(((5, 4),), args=(2, 0, 1, 1), error=True)])  # too many indices
 
 
 def _index(xp, input, key):
-    return input[key]
+    try:
+        return input[key]
+    except IndexError as error:
+        raise _indexing_error(input.shape, key) or error from None
+
+
+def _out_of_range(index, size: int, negative: bool = True) -> int | None:
+    """The first entry of ``index`` (in row-major order) outside [-size, size), or outside
+    [0, size) when negative entries are refused; None when all are in range."""
+    bad = (index >= size) | (index < (-size if negative else 0))
+    if not bad.any():
+        return None
+    return int(index.reshape(-1)[int(np.argmax(bad.reshape(-1)))])
+
+
+def _indexing_error(shape: tuple, key: tuple) -> IndexError | None:
+    """PyTorch's IndexError for an advanced-index ``key`` that NumPy refused on ``shape``
+    (worked out only after a failure, so that indexing pays nothing for it)."""
+    position = 0
+    arrays: list[tuple[int, np.ndarray]] = []  # (the dim each index array indexes, array)
+    for item in key:
+        if isinstance(item, np.ndarray) and item.dtype == np.bool_:
+            for offset, size in enumerate(item.shape):
+                if position + offset >= len(shape) or shape[position + offset] != size:
+                    return IndexError(
+                        f"The shape of the mask {list(item.shape)} at index {offset} does not "
+                        f"match the shape of the indexed tensor {list(shape)} at index "
+                        f"{position + offset}")
+            arrays += [(position + offset, positions)
+                       for offset, positions in enumerate(np.nonzero(item))]
+            position += item.ndim
+        elif isinstance(item, np.ndarray):
+            arrays.append((position, item))
+            position += 1
+        elif isinstance(item, slice):
+            position += 1
+    try:
+        broadcast = np.broadcast_arrays(*(array for _, array in arrays))
+    except ValueError:
+        shapes = ", ".join(str(list(array.shape)) for _, array in arrays)
+        return IndexError(f"shape mismatch: indexing tensors could not be broadcast together "
+                          f"with shapes {shapes}")
+    if not broadcast or not broadcast[0].size:
+        return None
+    # PyTorch walks the broadcast positions in order, each position's indices in key order,
+    # and names the index by its place among the index tensors.
+    entries = np.stack([array.reshape(-1) for array in broadcast], axis=1)
+    sizes = np.array([shape[dim] for dim, _ in arrays])
+    bad = (entries >= sizes) | (entries < -sizes)
+    if not bad.any():
+        return None
+    first = int(np.argmax(bad.reshape(-1)))
+    element, which = divmod(first, len(arrays))
+    return IndexError(f"index {int(entries[element, which])} is out of bounds for dimension "
+                      f"{which} with size {sizes[which]}")
 
 
 index_op = defop(
@@ -97,7 +164,15 @@ index_op = defop(
     grads={"input": lambda grad, input_shape, key: index_backward_op.function(grad, input_shape,
                                                                               key)},
     samples=[samples.Sample(((5, 3),), args=((np.array([0, 2, 2]),),)),
-             samples.Sample(((4, 3),), args=((np.array([True, False, True, True]),),))])
+             samples.Sample(((4, 3),), args=((np.array([True, False, True, True]),),)),
+             *(samples.Sample(((5, 3),), args=(key,), error=True) for key in (
+                 (np.array([0, 5]),), (np.array([0, -6]),),  # out of range
+                 (np.array([0, 1]), np.array([0, 3])),
+                 (np.array([0.0, 1.0]),),  # not an integer index
+                 (np.array([True, False, True]),),  # a mask of the wrong shape
+                 (np.array([0, 1]), np.array([0, 1, 2])),  # indices that do not broadcast
+                 (np.array([0, 1]), np.array([0, 1]), np.array([0, 1])),  # too many
+                 (slice(None), np.ones((3, 2), dtype=bool))))])
 
 
 def _to_index_array(value):
@@ -175,6 +250,10 @@ def getitem(input, key):
 
 def _basic_getitem(input, key):
     specified = builtins_sum(1 for item in key if item is not None and item is not Ellipsis)
+    if input.ndim == 0 and any(isinstance(item, (int, np.integer, Tensor))
+                               and type(item) is not bool for item in key):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     if specified > input.ndim:
         raise IndexError(f"too many indices for tensor of dimension {input.ndim}")
     if builtins_sum(1 for item in key if item is Ellipsis) > 1:
@@ -191,7 +270,9 @@ def _basic_getitem(input, key):
         elif isinstance(item, slice):
             size = result.shape[dim]
             start, stop, step = item.start, item.stop, item.step
-            if step is not None and int(step) <= 0:
+            if step is not None and int(step) == 0:
+                raise ValueError("slice step cannot be zero")
+            if step is not None and int(step) < 0:
                 raise ValueError("step must be greater than zero")
             if not (start in (None, 0) and stop is None and step in (None, 1)):
                 begin, end, stride = slice(start, stop, step).indices(size)
@@ -226,7 +307,14 @@ alias_op = defop(_alias, name="alias", node="AliasBackward0", kind="linear", vie
 # --- x[key] = value -------------------------------------------------------------------------
 def _index_put(xp, input, values, key):
     output = input.copy()
-    output[key] = values
+    try:
+        output[key] = values
+    except IndexError as error:
+        raise _indexing_error(input.shape, key) or error from None
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
+                           f"be broadcast to indexing result of shape "
+                           f"{list(input[key].shape)}") from None
     return output
 
 
@@ -240,7 +328,13 @@ index_put_op = defop(
     grads={"input": lambda grad, key: grad * _mask_out(grad.shape, key, grad.dtype),
            "values": _values_rule},
     samples=[samples.Sample(((4, 3), (3,)), args=((1,),)),
-             samples.Sample(((4, 3), ()), args=((slice(1, 3), 0),))])
+             samples.Sample(((4, 3), ()), args=((slice(1, 3), 0),)),
+             samples.Sample(((4, 3), (5,)), args=((1,),), error=True),  # value of a wrong size
+             samples.Sample(((4, 3), (2, 3)), args=((1,),), error=True),
+             samples.Sample(((4, 3), (3, 3)), args=((np.array([0, 1]),),), error=True),
+             samples.Sample(((4, 3), (3,)), args=((np.array([0, 4]),),), error=True),
+             samples.Sample(((4, 3), (3,)), args=((np.array([0.5]),),), error=True),
+             samples.Sample(((4, 3), (3,)), args=((np.array([True, False]),),), error=True)])
 
 
 def _mask_out(shape, key, dtype):
@@ -268,7 +362,20 @@ def setitem(input, key, value) -> None:
     key = key if isinstance(key, tuple) else (key,)
     if not any(_is_advanced(item) for item in key):
         # Basic indexing: write through the view, as PyTorch does (the base records CopySlices).
-        getitem(input, key).copy_(value)
+        view = getitem(input, key)
+        shape = tuple(value.shape)
+        while len(shape) > view.ndim and shape[0] == 1:  # PyTorch drops leading 1s
+            shape = shape[1:]
+        if shape != tuple(value.shape):
+            value = value.reshape(shape)
+        if shape != tuple(view.shape):
+            from .shape import expand_op
+
+            # Raises expand's error where the value does not fit (shapes only: a stand-in
+            # array of the value's shape, without memory).
+            stand_in = np.broadcast_to(np.zeros((), value._data.dtype), shape)
+            expand_op.forward(np, stand_in, tuple(view.shape))
+        view.copy_(value)
         return
     check_inplace(input)
     key = tuple(int(item) if isinstance(item, (np.integer,)) or (
@@ -283,11 +390,26 @@ def setitem(input, key, value) -> None:
 
 
 # --- masked_fill ----------------------------------------------------------------------------
+# C++ type names, as masked_fill's dtype error prints them.
+_CPP_NAMES = {"float64": "double", "float32": "float", "float16": "c10::Half",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>"}
+
+
 def _masked_fill(xp, input, mask, value):
+    from .._dispatch import broadcast_mismatch
+
     if mask.dtype != np.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{mask.dtype}")
+                           f"{_CPP_NAMES.get(mask.dtype.name, mask.dtype.name)}")
     fill = value._data if isinstance(value, Tensor) else value
+    if getattr(fill, "ndim", 0):
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {fill.ndim} dimension(s).")
+    mismatch = broadcast_mismatch(mask.shape, input.shape)
+    if mismatch is not None:
+        raise mismatch
     return xp.where(mask, xp.asarray(fill, dtype=input.dtype), input)
 
 
@@ -295,7 +417,11 @@ masked_fill_op = defop(
     _masked_fill, name="masked_fill", node="MaskedFillBackward0", array_params=True,
     methods=("masked_fill",), inplace="masked_fill_",
     grads={"input": lambda grad, mask: grad.masked_fill(mask, 0)},
-    samples=[samples.Sample(((3, 4),), args=("mask", 0.5))])
+    samples=[samples.Sample(((3, 4),), args=("mask", 0.5)),
+             *(samples.Sample(((3, 4),), args=(mask, 0.5), error=True) for mask in (
+                 np.ones((3, 4)), np.ones((3, 4), dtype=np.int64),  # not a bool mask
+                 np.ones((3, 4), dtype=np.uint8), np.ones(5, dtype=bool))),
+             samples.Sample(((3, 4),), args=("mask", np.array([1.0, 2.0])), error=True)])
 
 
 # --- writing through a view -----------------------------------------------------------------
@@ -356,6 +482,15 @@ public(methods=("__setitem__",), function=False)(setitem)
 
 
 def _copy(xp, input, src):
+    from .._dispatch import broadcast_mismatch
+
+    mismatch = broadcast_mismatch(input.shape, xp.shape(src))
+    if mismatch is not None:
+        raise mismatch
+    shape = xp.broadcast_shapes(input.shape, xp.shape(src))
+    if shape != input.shape:
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(shape)}")
     return xp.broadcast_to(src, input.shape).astype(input.dtype, copy=True)
 
 
@@ -363,7 +498,8 @@ def _copy(xp, input, src):
 copy_op = defop(_copy, name="copy", node="CopyBackwards", inputs=2, function=False,
                 inplace="copy_", grads={"input": lambda grad: grad * 0,
                                         "src": lambda grad: grad},
-                samples=[samples.Sample(((3, 4), (4,)))])
+                samples=[samples.Sample(((3, 4), (4,))), samples.Sample(((3, 4), (5,)), error=True),
+                         samples.Sample(((3, 4), (2, 3, 4)), error=True)])
 
 
 # --- regenerated view histories (as_strided) -------------------------------------------------
@@ -378,6 +514,13 @@ def _strided_positions(size, stride, storage_offset):
 
 def _as_strided(xp, input, size, stride, storage_offset=0):
     size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(step < 0 for step in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(stride)}")
+    if storage_offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {storage_offset}")
     positions = _strided_positions(size, stride, storage_offset)
     needed = int(positions.max()) + 1 if positions.size else 0
     if needed > input.size:
@@ -403,7 +546,11 @@ as_strided_op = defop(
     _as_strided, name="as_strided", node="AsStridedBackward0", kind="linear", view=True,
     function=False, grads={"input": _as_strided_backward},
     samples=[samples.Sample(((4, 3),), args=((4,), (3,), 1)),
-             samples.Sample(((3, 3),), args=((2, 2), (1, 2), 0))])
+             samples.Sample(((3, 3),), args=((2, 2), (1, 2), 0)),
+             samples.Sample(((3, 3),), args=((2, 2), (1, 2), 8), error=True),  # past the end
+             samples.Sample(((3, 3),), args=((2, 2), (1,)), error=True),
+             samples.Sample(((3, 3),), args=((2, 2), (1, -1)), error=True),
+             samples.Sample(((3, 3),), args=((2, 2), (1, 2), -1), error=True)])
 
 
 @public(methods=("as_strided",))
@@ -462,15 +609,34 @@ def refresh_views(root: Tensor, written: Tensor | None) -> None:
 
 
 # --- gather / scatter --------------------------------------------------------------------------
-def _check_index(name, input, index, dim):
+def _check_index(name, input, index, dim, src=None):
+    """gather's and scatter's checks, with PyTorch's messages: an integer index with as many
+    dims as input (and src), no larger than them, its entries in [0, size)."""
     if index.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    this = "input" if name == "gather" else "self"
     if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
-        raise RuntimeError("Index tensor must have the same number of dimensions as input "
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {this} "
                            "tensor")
+    has_src = src is not None and src.ndim > 0
+    if has_src and index.ndim != src.ndim and not (index.ndim <= 1 and src.ndim <= 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    if index.ndim == input.ndim:
+        for axis in range(index.ndim):
+            beyond_input = axis != dim and index.shape[axis] > input.shape[axis]
+            if name == "gather" and beyond_input:
+                raise RuntimeError(
+                    f"Size does not match at dimension {axis} expected index "
+                    f"{list(index.shape)} to be no larger than self {list(input.shape)} apart "
+                    f"from dimension {dim}")
+            if beyond_input or has_src and index.shape[axis] > src.shape[axis]:
+                extra = f" and to be no larger size than src {list(src.shape)}" if has_src else ""
+                raise RuntimeError(
+                    f"Expected index {list(index.shape)} to be no larger than self "
+                    f"{list(input.shape)} apart from dimension {dim}{extra}")
     size = input.shape[dim] if input.ndim else 1
-    if index.size and (index.max() >= size or index.min() < -size):
-        bad = int(index.max()) if index.max() >= size else int(index.min())
+    bad = _out_of_range(index, size, negative=False) if index.size else None
+    if bad is not None:
         raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
@@ -502,7 +668,13 @@ gather_op = defop(
         dim, index, grad)},
     samples=[samples.Sample(((3, 4),), args=(1, np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]))),
              samples.Sample(((3, 4),), args=(0, np.array([[0, 2, 2, 1]]))),
-             samples.Sample(((3, 4),), args=(1, np.array([[0, 7]])), error=True)])
+             samples.Sample(((3, 4),), args=(1, np.array([[0, 7]])), error=True),
+             *(samples.Sample(((3, 4),), args=(dim, index), error=True) for dim, index in (
+                 (1, np.array([[0, -1]])),  # negative indices are out of range here
+                 (2, np.array([[0, 1]])),
+                 (1, np.array([[0.0, 1.0]])),
+                 (1, np.array([0, 1])),  # fewer dims than input
+                 (1, np.array([[0], [1], [2], [0]]))))])  # larger than input in dim 0
 
 
 def zeros_of(shape, like):
@@ -535,9 +707,21 @@ _UFUNCS = {"add": "add", "multiply": "multiply", "sum": "add", "prod": "multiply
            "amax": "maximum", "amin": "minimum"}
 
 
+# (src shape, dim, index) misuses of scatter and scatter_add on a (3, 4) input.
+_SCATTER_ERRORS = (
+    ((3, 2), 1, np.array([[0, 7], [1, 2], [2, 0]])),  # index out of range
+    ((3, 2), 1, np.array([[0, -1], [1, 2], [2, 0]])),
+    ((3, 2), 1, np.array([[0, 3, 1], [1, 2, 1], [2, 0, 1]])),  # index larger than src
+    ((4, 2), 1, np.array([[0, 3], [1, 2], [2, 0], [1, 1]])),  # larger than input
+    ((3, 2), 1, np.array([[0.0, 3.0], [1.0, 2.0], [2.0, 0.0]])),
+    ((3, 2), 1, np.array([0, 3])),
+    ((3, 1, 1), 1, np.array([[0, 1], [0, 1], [0, 1]])),  # src of more dims
+    ((3, 2), 2, np.array([[0, 3], [1, 2], [2, 0]])))
+
+
 def _scatter(xp, input, src, dim, index, reduce=None):
     dim = _dim(dim, input)
-    _check_index("scatter", input, index, dim)
+    _check_index("scatter", input, index, dim, src)
     output = input.copy()
     target = output.reshape(1) if output.ndim == 0 else output
     values = _src_part(xp, src, index)
@@ -556,7 +740,9 @@ scatter_op = defop(
            "src": lambda grad, src_shape, dim, index: _grad_for_src(grad.gather(dim, index),
                                                                      src_shape)},
     samples=[samples.Sample(((3, 4), (3, 2)), args=(1, np.array([[0, 3], [1, 2], [2, 0]]))),
-             samples.Sample(((3, 4), (2, 4)), args=(0, np.array([[0, 2, 1, 0], [1, 0, 2, 2]])))])
+             samples.Sample(((3, 4), (2, 4)), args=(0, np.array([[0, 2, 1, 0], [1, 0, 2, 2]]))),
+             *(samples.Sample(((3, 4), source), args=(dim, index), error=True)
+               for source, dim, index in _SCATTER_ERRORS)])
 
 
 def _scatter_value(xp, input, dim, index, value, reduce=None):
@@ -566,7 +752,9 @@ def _scatter_value(xp, input, dim, index, value, reduce=None):
 scatter_value_op = defop(
     _scatter_value, name="scatter_value", node="ScatterBackward1", array_params=True,
     function=False, grads={"input": lambda grad, dim, index: grad.scatter(dim, index, 0.0)},
-    samples=[samples.Sample(((3, 4),), args=(1, np.array([[0, 3], [1, 2], [2, 0]]), 1.5))])
+    samples=[samples.Sample(((3, 4),), args=(1, np.array([[0, 3], [1, 2], [2, 0]]), 1.5)),
+             *(samples.Sample(((3, 4),), args=(dim, index, 1.5), error=True)
+               for _, dim, index in (_SCATTER_ERRORS[i] for i in (0, 1, 3, 4, 5, 7)))])
 
 
 def _dispatch_inplace(op, target, inputs, params):
@@ -616,7 +804,9 @@ scatter_add_op = defop(
     samples=[samples.Sample(((3, 4), (3, 3)), args=(1, np.array([[0, 3, 3], [1, 1, 0],
                                                                   [2, 0, 2]]))),
              samples.Sample(((2, 3), (4, 3)), args=(0, np.array([[0, 1, 1], [1, 0, 1],
-                                                                  [0, 0, 0], [1, 1, 0]])))])
+                                                                  [0, 0, 0], [1, 1, 0]]))),
+             *(samples.Sample(((3, 4), source), args=(dim, index), error=True)
+               for source, dim, index in _SCATTER_ERRORS)])
 
 
 @public(methods=("scatter_add",))
@@ -631,6 +821,9 @@ def scatter_add_(input, dim, index, src):
 
 
 _REDUCE_IDENTITY = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}
+# PyTorch's forward also takes the names max and min for amax and amin (its backward refuses
+# them; ours differentiates them as amax and amin).
+_REDUCE_ALIASES = {"max": "amax", "min": "amin"}
 
 
 def _touched(input_shape, dim, index):
@@ -651,7 +844,7 @@ def _scatter_reduce(xp, input, src, dim, index, reduce, include_self=True):
         raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
     dim = _dim(dim, input)
-    _check_index("scatter_reduce", input, index, dim)
+    _check_index("scatter", input, index, dim, src)
     output = input.copy()
     touched = _touched(input.shape, dim, index)
     if not include_self:
@@ -742,28 +935,38 @@ scatter_reduce_op = defop(
     array_params=True, function=False, backward=_scatter_reduce_backward,
     samples=[samples.Sample(((3, 4), (3, 3)), args=(1, _REDUCE_INDEX, reduce, include_self))
              for reduce in ("sum", "prod", "mean", "amax", "amin")
-             for include_self in (True, False)])
+             for include_self in (True, False)] + [
+        samples.Sample(((3, 4), (3, 3)), args=(1, _REDUCE_INDEX, "add", True), error=True),
+        *(samples.Sample(((3, 4), source), args=(dim, index, "sum", True), error=True)
+          for source, dim, index in _SCATTER_ERRORS)])
 
 
 @public(methods=("scatter_reduce",))
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """Reduce ``src`` into ``input`` at ``index`` (sum, prod, mean, amax, amin); see
     torch.scatter_reduce."""
+    reduce = _REDUCE_ALIASES.get(reduce, reduce)
     return scatter_reduce_op.function(input, src, dim, index, reduce, include_self)
 
 
 @public(methods=("scatter_reduce_",), function=False)
 def scatter_reduce_(input, dim, index, src, reduce, *, include_self=True):
+    reduce = _REDUCE_ALIASES.get(reduce, reduce)
     return _dispatch_inplace(scatter_reduce_op, input, (input, src),
                              (dim, index, reduce, include_self))
 
 
 # --- index_select / index_add / index_copy / index_fill --------------------------------------
-def _check_vector_index(name, index):
-    if index.ndim > 1:
-        raise IndexError(f"{name}(): Index is supposed to be a vector")
-    if index.dtype.kind not in "iu":
-        raise IndexError(f"{name}(): Expected dtype int32/int64 for index")
+def _slice_shape(shape, dim):
+    return [size for axis, size in enumerate(shape) if axis != dim]
+
+
+def _check_index_count(name, source, index, dim, error=RuntimeError):
+    count = source.shape[dim] if source.ndim else 1
+    if index.size != count:
+        detail = f": ({count}), for dim: {dim}" if name == "index_add_" else f" ({count})"
+        raise error(f"{name}(): Number of indices ({index.size}) should be equal to "
+                    f"source.size(dim){detail}")
 
 
 def _index_key(input, dim, index):
@@ -771,10 +974,13 @@ def _index_key(input, dim, index):
 
 
 def _index_select(xp, input, dim, index):
-    _check_vector_index("index_select", index)
+    if index.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if index.dtype.kind not in "iu":
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     dim = _dim(dim, input)
     size = input.shape[dim] if input.ndim else 1
-    if index.size and (index.max() >= size or index.min() < -size):
+    if index.size and _out_of_range(index, size, negative=False) is not None:
         raise IndexError("index out of range in self")
     if input.ndim == 0:
         return input.reshape(1)[index.reshape(-1)].reshape(index.shape)
@@ -788,13 +994,46 @@ index_select_op = defop(
         dim, index, grad)},
     samples=[samples.Sample(((4, 3),), args=(0, np.array([0, 2, 2]))),
              samples.Sample(((3, 4),), args=(1, np.array([3, 0]))),
-             samples.Sample(((3, 4),), args=(0, np.array([5])), error=True)])
+             samples.Sample(((3, 4),), args=(0, np.array([5])), error=True),
+             *(samples.Sample(((3, 4),), args=(dim, index), error=True) for dim, index in (
+                 (0, np.array([-1])), (0, np.array([[0, 1]])), (0, np.array([0.0, 1.0])),
+                 (2, np.array([0]))))])
+
+
+# (source shape, dim, index) misuses of index_add and index_copy on a (4, 3) input.
+_INDEX_ADD_ERRORS = (
+    ((2, 3), 0, np.array([0, 2, 2])),  # more indices than source slices
+    ((3, 3), 0, np.array([0, 2, 4])),  # index out of range
+    ((3, 3), 0, np.array([0, 2, -1])),
+    ((3, 3), 0, np.array([0.0, 2.0, 2.0])),
+    ((3, 3), 0, np.array([[0, 2, 2]])),
+    ((3, 4), 0, np.array([0, 2, 2])),  # source slices of the wrong size
+    ((3, 3), 2, np.array([0, 2, 2])),
+    ((3, 3, 1), 0, np.array([0, 2, 2])))
 
 
 def _index_add(xp, input, source, dim, index, alpha=1):
-    _check_vector_index("index_add", index)
+    from .pointwise import legacy_name
+
+    if index.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: "
+                         f"{index.ndim} with type: {legacy_name(index)} and size: "
+                         f"{list(index.shape)}")
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                           f"{legacy_name(index)}")
     _check_same_dtype("index_add_", input, source)
     dim = _dim(dim, input)
+    _check_index_count("index_add_", source, index, dim)
+    if source.ndim and input.ndim and _slice_shape(source.shape, dim) != _slice_shape(
+            input.shape, dim):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input.shape)} "
+                           f"source.shape = {list(source.shape)}")
+    size = input.shape[dim] if input.ndim else 1
+    bad = _out_of_range(index, size, negative=False) if index.size else None
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
     output = input.copy()
     values = source if alpha == 1 else source * alpha
     if output.ndim == 0:
@@ -811,7 +1050,9 @@ index_add_op = defop(
            "source": lambda grad, source_shape, dim, index, alpha: (
                grad.index_select(dim, index) * alpha).reshape(source_shape)},
     samples=[samples.Sample(((4, 3), (3, 3)), args=(0, np.array([0, 2, 2]))),
-             samples.Sample(((3, 4), (3, 2)), args=(1, np.array([3, 0]), 2.0))])
+             samples.Sample(((3, 4), (3, 2)), args=(1, np.array([3, 0]), 2.0)),
+             *(samples.Sample(((4, 3), source), args=(dim, index), error=True)
+               for source, dim, index in _INDEX_ADD_ERRORS)])
 
 
 @public(methods=("index_add",))
@@ -837,8 +1078,30 @@ def _check_same_dtype(name, input, source):
 
 
 def _index_copy(xp, input, source, dim, index):
-    _check_vector_index("index_copy", index)
+    from .pointwise import legacy_name
+
+    if index.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+    if index.dtype != np.int64:
+        raise RuntimeError(f"index_copy_(): Expected a long tensor for index, but got "
+                           f"{legacy_name(index)}")
     dim = _dim(dim, input)
+    if source.ndim and input.ndim and source.ndim != input.ndim:
+        raise IndexError(f"index_copy_(): When source and destination are not scalars, their "
+                         f"dimensionality must match. Source dimensionality ({source.ndim}), "
+                         f"destination dimensionality ({input.ndim})")
+    _check_index_count("index_copy_", source, index, dim, IndexError)
+    if source.ndim and _slice_shape(source.shape, dim) != _slice_shape(input.shape, dim):
+        raise RuntimeError(
+            f"index_copy_(): Source/destination tensor must have same slice shapes. Destination "
+            f"slice shape: {' '.join(map(str, _slice_shape(input.shape, dim)))} at dimension "
+            f"{dim} and source slice shape: {' '.join(map(str, _slice_shape(source.shape, dim)))}"
+            f" at dimension {dim}.")
+    size = input.shape[dim] if input.ndim else 1
+    bad = _out_of_range(index, size, negative=False) if index.size else None
+    if bad is not None:
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {dim} with "
+                         f"size {size}")
     output = input.copy()
     if output.ndim == 0:
         output.reshape(1)[index.reshape(-1)] = xp.reshape(source, -1)
@@ -854,7 +1117,9 @@ index_copy_op = defop(
            "source": lambda grad, source_shape, dim, index: grad.index_select(
                dim, index).reshape(source_shape)},
     samples=[samples.Sample(((4, 3), (2, 3)), args=(0, np.array([3, 1]))),
-             samples.Sample(((3, 4), (3, 2)), args=(1, np.array([0, 2])))])
+             samples.Sample(((3, 4), (3, 2)), args=(1, np.array([0, 2]))),
+             *(samples.Sample(((4, 3), source), args=(dim, index), error=True)
+               for source, dim, index in _INDEX_ADD_ERRORS)])
 
 
 @public(methods=("index_copy",))
@@ -869,8 +1134,15 @@ def index_copy_(input, dim, index, source):
 
 
 def _index_fill(xp, input, dim, index, value):
-    _check_vector_index("index_fill", index)
+    if index.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    if index.dtype != np.int64:
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
     dim = _dim(dim, input)
+    size = input.shape[dim] if input.ndim else 1
+    bad = _out_of_range(index, size) if index.size else None
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
     output = input.copy()
     if output.ndim == 0:
         output.reshape(1)[index.reshape(-1)] = value
@@ -883,10 +1155,19 @@ index_fill_op = defop(
     _index_fill, name="index_fill", node="IndexFillBackward0", array_params=True,
     function=False, grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0)},
     samples=[samples.Sample(((4, 3),), args=(0, np.array([3, 1]), 1.5)),
-             samples.Sample(((3, 4),), args=(-1, np.array([0]), -2.0))])
+             samples.Sample(((3, 4),), args=(-1, np.array([0]), -2.0)),
+             samples.Sample(((4, 3),), args=(0, np.array([-1]), 1.5)),
+             *(samples.Sample(((4, 3),), args=(dim, index, value), error=True)
+               for dim, index, value in (
+                   (0, np.array([4]), 1.5), (0, np.array([-5]), 1.5),
+                   (0, np.array([[3, 1]]), 1.5), (0, np.array([3.0]), 1.5),
+                   (2, np.array([0]), 1.5), (0, np.array([0]), np.array([1.0, 2.0]))))])
 
 
 def _fill_value(value):
+    if getattr(value, "ndim", 0):
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
     if isinstance(value, Tensor):
         if value._requires_grad:
             raise NotImplementedError("index_fill with a value tensor that requires grad "
@@ -907,13 +1188,18 @@ def index_fill_(input, dim, index, value):
 
 
 # --- masked_select / masked_scatter / take / take_along_dim / nonzero -------------------------
-def _check_mask(name, mask):
-    if mask.dtype != np.bool_:
-        raise RuntimeError(f"{name}: expected BoolTensor for mask")
+def _check_mask_shape(mask, input):
+    from .._dispatch import broadcast_mismatch
+
+    mismatch = broadcast_mismatch(mask.shape, input.shape)  # in PyTorch's order
+    if mismatch is not None:
+        raise mismatch
 
 
 def _masked_select(xp, input, mask):
-    _check_mask("masked_select", mask)
+    if mask.dtype != np.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    _check_mask_shape(mask, input)
     shape = xp.broadcast_shapes(input.shape, mask.shape)
     return xp.broadcast_to(input, shape)[xp.broadcast_to(mask, shape)]
 
@@ -928,12 +1214,22 @@ masked_select_op = defop(
     array_params=True, methods=("masked_select",),
     grads={"input": lambda grad, input_shape, mask: _masked_select_backward(
         grad, input_shape, _array(mask))},
-    samples=[samples.Sample(((3, 4),), args=("mask",))])
+    samples=[samples.Sample(((3, 4),), args=("mask",)),
+             *(samples.Sample(((3, 4),), args=(mask,), error=True) for mask in (
+                 np.ones((3, 4)), np.ones((3, 4), dtype=np.uint8), np.ones(5, dtype=bool)))])
 
 
 def _masked_scatter(xp, input, source, mask):
-    _check_mask("masked_scatter_", mask)
-    mask = xp.broadcast_to(mask, input.shape)
+    from .pointwise import legacy_name
+
+    if mask.dtype == np.uint8:  # still taken by PyTorch (deprecated): nonzero bytes are true
+        mask = mask.astype(bool)
+    if mask.dtype != np.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                           f"dtype {legacy_name(mask)}")
+    _check_mask_shape(mask, input)
+    shape = xp.broadcast_shapes(input.shape, mask.shape)
+    input, mask = xp.broadcast_to(input, shape), xp.broadcast_to(mask, shape)
     count = int(mask.sum())
     if source.size < count:
         raise RuntimeError("Number of elements of source < number of ones in mask")
@@ -958,7 +1254,11 @@ masked_scatter_op = defop(
     array_params=True, function=False, kind="linear",
     grads={"input": lambda grad, mask: grad.masked_fill(mask, 0),
            "source": _masked_scatter_source_rule},
-    samples=[samples.Sample(((3, 4), (4, 4)), args=("mask",))])
+    samples=[samples.Sample(((3, 4), (4, 4)), args=("mask",)),
+             samples.Sample(((3, 4), (2, 3, 4)), args=(np.ones((2, 1, 4), dtype=bool),)),
+             *(samples.Sample(((3, 4), source), args=(mask,), error=True) for source, mask in (
+                 ((4, 4), np.ones((3, 4))), ((4, 4), np.ones(5, dtype=bool)),
+                 ((2,), np.ones((3, 4), dtype=bool))))])  # fewer elements than the mask
 
 
 @public(methods=("masked_scatter",))
@@ -974,8 +1274,11 @@ def masked_scatter_(input, mask, source):
 
 
 def _take(xp, input, index):
-    if index.dtype.kind not in "iu":
-        raise RuntimeError("take(): Expected a long tensor for index, but got " + str(index.dtype))
+    from .pointwise import legacy_name
+
+    if index.dtype != np.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got "
+                           f"{legacy_name(index)}")
     flat = input.reshape(-1)
     if index.size and (index.max() >= flat.size or index.min() < -flat.size):
         bad = int(index.max()) if index.max() >= flat.size else int(index.min())
@@ -995,7 +1298,10 @@ def _take_backward(grad, input_shape, index):
 take_op = defop(_take, name="take", node="TakeBackward0", kind="linear", array_params=True,
                 methods=("take",), grads={"input": _take_backward},
                 samples=[samples.Sample(((3, 4),), args=(np.array([[0, 5], [11, 5]]),)),
-                         samples.Sample(((5,),), args=(np.array([-1, 2]),))])
+                         samples.Sample(((5,),), args=(np.array([-1, 2]),)),
+                         *(samples.Sample(((3, 4),), args=(index,), error=True) for index in (
+                             np.array([12]), np.array([-13]), np.array([1.0]),
+                             np.array([1], dtype=np.int32)))])
 
 
 @public(methods=("take_along_dim",))

@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .._backend import quiet
 from . import _samples as samples
 from ._registry import FUNCTIONS, METHODS, OPS, defop, public
@@ -181,7 +183,14 @@ div_mode_op = defop(
     grads={"input": _div_mode_input_rule, "other": _div_mode_other_rule}, function=False,
     samples=[Sample(((3, 4), (3, 4)), args=("floor",), domain=(-3.0, 3.0)),
              Sample(((3, 4), (4,)), args=("trunc",), domain=(-3.0, 3.0)),
-             Sample(((3, 4), None), args=("floor",), kwargs={"_scalar": 0.7}, domain=(-3.0, 3.0))])
+             Sample(((3, 4), None), args=("floor",), kwargs={"_scalar": 0.7}, domain=(-3.0, 3.0)),
+             Sample(((3, 4), (3, 4)), args=("round",), error=True),  # no such rounding mode
+             Sample(((3, 4), (5,)), args=("floor",), error=True),
+             # integer division by zero (floats give inf)
+             Sample(((3, 4), (3, 4)), args=("floor",), domain=(0.0, 0.0), integer=True,
+                    error=True),
+             Sample(((3, 4), (3, 4)), args=("trunc",), domain=(0.0, 0.0), integer=True,
+                    error=True)])
 
 
 @public(methods=("div", "divide", "__truediv__"))
@@ -232,7 +241,9 @@ defop(floor_divide, node=_NOT_IMPLEMENTED, inputs=2, promote="promote", kind=E,
       methods=("floor_divide", "__floordiv__"), inplace="floor_divide_",
       samples=[Sample(((3, 4), (3, 4)), domain=(-9.0, 9.0), integer=True),
                Sample(((3, 4), (4,)), domain=(1.0, 9.0), integer=True),
-               Sample(((5,), None), kwargs={"_scalar": 3}, domain=(-9.0, 9.0), integer=True)])
+               Sample(((5,), None), kwargs={"_scalar": 3}, domain=(-9.0, 9.0), integer=True),
+               Sample(((3, 4), (3, 4)), domain=(0.0, 0.0), integer=True, error=True),
+               Sample(((3, 4), (5,)), domain=(1.0, 9.0), integer=True, error=True)])
 
 
 @public(methods=("__rfloordiv__",), function=False)
@@ -256,11 +267,15 @@ def _fmod(xp, input, other):
 
 
 _MODULO_SAMPLES = [Sample(((3, 4), (3, 4)), domain=(0.5, 2.0)),
-                   Sample(((3, 4), (4,)), domain=(0.5, 2.0))]
+                   Sample(((3, 4), (4,)), domain=(0.5, 2.0)),
+                   Sample(((3, 4), (5,)), error=True),
+                   Sample(((3, 4), (3, 4)), domain=(0.0, 0.0), integer=True, error=True)]
 # input % number: the number is an input slot (so it takes part in type promotion) that is
 # never differentiated.
 _MODULO_SCALAR_SAMPLES = [Sample(((3, 4), None), kwargs={"_scalar": 0.7}),
-                          Sample(((5,), None), kwargs={"_scalar": -0.3})]
+                          Sample(((5,), None), kwargs={"_scalar": -0.3}),
+                          Sample(((5,), None), kwargs={"_scalar": 0}, domain=(1.0, 5.0),
+                                 integer=True, error=True)]
 
 remainder_op = defop(
     _remainder, name="remainder", node="RemainderBackward1", inputs=2, promote="promote", kind=E,
@@ -274,7 +289,9 @@ remainder_self_scalar_op = defop(
     _remainder, name="remainder_self_scalar", node=_NOT_IMPLEMENTED, inputs=2,
     promote="promote", kind=E, grads={"other": _raise_not_implemented("remainder")},
     function=False, samples=[Sample((None, (5,)), kwargs={"_scalar": 7}, domain=(1.0, 5.0),
-                                    integer=True)])
+                                    integer=True),
+                             Sample((None, (5,)), kwargs={"_scalar": 7}, domain=(0.0, 0.0),
+                                    integer=True, error=True)])
 
 
 @public(methods=("remainder", "__mod__"))
@@ -352,7 +369,9 @@ defop(_addcmul, name="addcmul", node="AddcmulBackward0", inputs=3, promote="prom
              "tensor2": lambda grad, tensor1, value: grad * tensor1 * value},
       methods=("addcmul",), inplace="addcmul_",
       samples=[Sample(((3, 4), (3, 4), (3, 4))), Sample(((3, 4), (4,), (3, 1)),
-                                                        kwargs={"value": 0.5})])
+                                                        kwargs={"value": 0.5}),
+               Sample(((3, 4), (5,), (3, 4)), error=True),
+               Sample(((3, 4), (3, 4), (2, 1, 5)), error=True)])
 
 
 def _addcdiv(xp, input, tensor1, tensor2, *, value=1):
@@ -375,7 +394,9 @@ defop(_addcdiv, name="addcdiv", node="AddcdivBackward0", inputs=3, promote="prom
              -grad * value * tensor1 / (tensor2 * tensor2)},
       methods=("addcdiv",), inplace="addcdiv_",
       samples=[Sample(((3, 4), (3, 4), (3, 4)), domain=(0.5, 2.0)),
-               Sample(((3, 4), (4,), (3, 1)), kwargs={"value": -2.0}, domain=(0.5, 2.0))])
+               Sample(((3, 4), (4,), (3, 1)), kwargs={"value": -2.0}, domain=(0.5, 2.0)),
+               Sample(((3, 4), (3, 4), (5,)), domain=(0.5, 2.0), error=True),
+               Sample(((3, 4), (3, 4), (3, 4)), domain=(1.0, 5.0), integer=True, error=True)])
 
 
 # --- powers ---------------------------------------------------------------------------------
@@ -386,8 +407,23 @@ def _pow_scalar_rule(grad, input, exponent):
 
 
 def _pow(xp, input, exponent):
+    if input.dtype.kind in "iub" and type(exponent) is int and exponent < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
     with quiet():
         return xp.power(input, exponent)
+
+
+def _integer_power(xp, base, exponent):
+    """base ** exponent in integers, where NumPy refuses negative exponents: PyTorch gives
+    1 for a base of 1, +-1 for -1 (by the exponent's parity) and 0 for every other base."""
+    base, exponent = xp.asarray(base), xp.asarray(exponent)
+    if base.dtype.kind not in "iu" or exponent.dtype.kind not in "iu" or not (exponent < 0).any():
+        with quiet():
+            return xp.power(base, exponent)
+    with quiet():
+        result = xp.power(base, xp.maximum(exponent, 0))
+    reciprocal = xp.where(base == 1, 1, xp.where(base == -1, 1 - 2 * (exponent % 2), 0))
+    return xp.where(exponent < 0, reciprocal, result).astype(result.dtype, copy=False)
 
 
 pow_tensor_scalar = defop(
@@ -395,12 +431,13 @@ pow_tensor_scalar = defop(
     grads={"input": _pow_scalar_rule}, function=False,
     samples=[samples.Sample(((3, 4),), args=(2,)), samples.Sample(((5,),), args=(3,)),
              samples.Sample(((3, 4),), args=(0.5,), domain=(0.5, 2.0)),
-             samples.Sample(((),), args=(-1.5,), domain=(0.5, 2.0))])
+             samples.Sample(((),), args=(-1.5,), domain=(0.5, 2.0)),
+             # integers to a negative integer power
+             samples.Sample(((3, 4),), args=(-2,), domain=(1.0, 5.0), integer=True, error=True)])
 
 
 def _pow_tensor_tensor(xp, input, exponent):
-    with quiet():
-        return xp.power(input, exponent)
+    return _integer_power(xp, input, exponent)
 
 
 def _pow_input_rule(grad, input, exponent):
@@ -422,8 +459,7 @@ pow_tensor_tensor = defop(
 
 
 def _pow_scalar_tensor(xp, exponent, base):
-    with quiet():
-        return xp.power(base, exponent)
+    return _integer_power(xp, base, exponent)
 
 
 pow_scalar_tensor = defop(
@@ -440,10 +476,22 @@ def _log_of_number(value):
 @public(methods=("pow", "__pow__"))
 def pow(input, exponent):  # noqa: A001 - torch.pow
     """input ** exponent, with a tensor or a number on either side; see torch.pow."""
+    from .._dispatch import common_dtype
+
     if _is_number(input):
+        # The number is a param, not an input: promote with it here (2.5 ** ints is float).
+        target = common_dtype((input, exponent))
+        if target.numpy.kind == "b":
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+        if target != exponent.dtype:
+            exponent = exponent.to(target)
         return pow_scalar_tensor.function(exponent, input)
     if not _is_number(exponent):
         return pow_tensor_tensor.function(input, exponent)
+    if input._data.dtype.kind not in "fc" or isinstance(exponent, complex):
+        target = common_dtype((input, exponent))
+        if target != input.dtype:
+            input = input.to(target)  # ints ** 0.5 are floats, bools ** 2 are ints
     return pow_tensor_scalar.function(input, exponent)
 
 
@@ -538,7 +586,7 @@ tanh_backward_op = defop(
     grads={"grad_output": lambda grad, output: tanh_backward_op.function(grad, output),
            "output": lambda grad, grad_output, output: grad * grad_output * -2 * output},
     samples=[Sample(((3, 4), (3, 4)), domain=(-0.9, 0.9)),
-             Sample(((5,), ()), domain=(-0.9, 0.9))])
+             Sample(((5,), ()), domain=(-0.9, 0.9)), Sample(((3, 4), (5,)), error=True)])
 
 
 def _sigmoid_backward(xp, grad_output, output):
@@ -551,7 +599,7 @@ sigmoid_backward_op = defop(
     grads={"grad_output": lambda grad, output: sigmoid_backward_op.function(grad, output),
            "output": lambda grad, grad_output, output: grad * grad_output * (1 - 2 * output)},
     samples=[Sample(((3, 4), (3, 4)), domain=(0.1, 0.9)),
-             Sample(((5,), ()), domain=(0.1, 0.9))])
+             Sample(((5,), ()), domain=(0.1, 0.9)), Sample(((3, 4), (5,)), error=True)])
 
 
 _float_unary("tanh", lambda xp, x: xp.tanh(x), "TanhBackward0",
@@ -649,7 +697,8 @@ round_op = defop(_round, name="round", node="RoundBackward0", promote="promote",
 round_decimals_op = defop(
     _round_decimals, name="round_decimals", node="RoundBackward1", promote="promote", kind=E,
     grads={"input": lambda grad: grad * 0}, function=False,
-    samples=[Sample(((3, 4),), args=(2,)), Sample(((5,),), args=(-1,), domain=(-300.0, 300.0))])
+    samples=[Sample(((3, 4),), args=(2,)), Sample(((5,),), args=(-1,), domain=(-300.0, 300.0)),
+             samples.integer_error((3, 4), args=(2,))])
 
 
 @public(methods=("round",))
@@ -671,7 +720,8 @@ def frac(xp, input):
 
 
 defop(frac, node="FracBackward0", promote="promote", kind=E, grads={"input": lambda grad: grad},
-      methods=("frac",), inplace="frac_", samples=samples.unary((-3.0, 3.0)))
+      methods=("frac",), inplace="frac_",
+      samples=samples.unary((-3.0, 3.0)) + [samples.integer_error((5,))])
 
 
 # --- sign and magnitude ---------------------------------------------------------------------
@@ -788,7 +838,8 @@ clamp_scalar_op = defop(
     _clamp, name="clamp_scalar", node="ClampBackward1", inputs=3, promote="promote", kind=E,
     grads={"input": _clamp_input_rule}, function=False,
     samples=[Sample(((5,),), args=(-0.5, 0.5)), Sample(((3, 4),), args=(None, 0.3)),
-             Sample(((),), args=(-0.3,)), Sample(((3, 4),), args=(0.5, -0.5))])
+             Sample(((),), args=(-0.3,)), Sample(((3, 4),), args=(0.5, -0.5)),
+             Sample(((3, 4),), args=(None, None), error=True)])  # no bound at all
 
 
 def _clamp_min_rule(grad, input, min, max):  # noqa: A002
@@ -809,7 +860,9 @@ clamp_tensor_op = defop(
     function=False,
     samples=[Sample(((3, 4), (3, 4), (3, 4))), Sample(((3, 4), (4,)), args=(None,)),
              Sample(((5,), (5,)), args=("max",)),
-             Sample(((2, 3), (3,), (2, 1)), domain=(-1.0, 1.0))])
+             Sample(((2, 3), (3,), (2, 1)), domain=(-1.0, 1.0)),
+             Sample(((3, 4), (5,), (3, 4)), error=True),
+             Sample(((3, 4), (3, 4), (2, 1, 5)), error=True)])
 
 
 @public(methods=("clamp",))
@@ -846,7 +899,7 @@ clamp_min_tensor_op = defop(
     kind=E, function=False,
     grads={"input": lambda grad, input, min: where(input >= min, grad, 0.0),
            "min": lambda grad, input, min: where(input < min, grad, 0.0)},
-    samples=[Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,)))])
+    samples=[Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,))), Sample(((3, 4), (5,)), error=True)])
 clamp_max_scalar_op = defop(
     _clamp_max, name="clamp_max_scalar", node="ClampMaxBackward0", promote="promote", kind=E,
     function=False, grads={"input": lambda grad, input, max: where(input <= max, grad, 0.0)},
@@ -856,7 +909,7 @@ clamp_max_tensor_op = defop(
     kind=E, function=False,
     grads={"input": lambda grad, input, max: where(input <= max, grad, 0.0),
            "max": lambda grad, input, max: where(input > max, grad, 0.0)},
-    samples=[Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,)))])
+    samples=[Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,))), Sample(((3, 4), (5,)), error=True)])
 
 
 @public(methods=("clamp_min",))
@@ -898,7 +951,7 @@ def _atan2_scale(input, other):
 defop(atan2, node="Atan2Backward0", inputs=2, promote="float", kind=E,
       grads={"input": lambda grad, input, other: grad * other * _atan2_scale(input, other),
              "other": lambda grad, input, other: grad * -input * _atan2_scale(input, other)},
-      methods=("atan2",), inplace="atan2_", samples=samples.binary(scalar=None))
+      methods=("atan2",), inplace="atan2_", samples=samples.binary(scalar=None, tensor_only=True))
 alias_of("atan2", "arctan2")
 
 
@@ -910,7 +963,8 @@ def _extremum(name: str, numpy_name: str, node: str, rules: dict, doc: str) -> A
     forward.__name__ = name
     forward.__doc__ = f"{doc}; see torch.{name}."
     return defop(forward, name=name, node=node, inputs=2, promote="promote", kind=E,
-                 grads=rules, methods=(name,), samples=samples.binary(scalar=None))
+                 grads=rules, methods=(name,),
+                 samples=samples.binary(scalar=None, tensor_only=True))
 
 
 def _tie_split(grad, mine, theirs, losing):
@@ -959,7 +1013,9 @@ def hypot(xp, input, other):
 defop(hypot, node="HypotBackward0", inputs=2, promote="promote", kind=E,
       grads={"input": lambda grad, input, result: grad * input / result,
              "other": lambda grad, other, result: grad * other / result},
-      methods=("hypot",), inplace="hypot_", samples=samples.binary(scalar=None))
+      methods=("hypot",), inplace="hypot_",
+      samples=samples.binary(scalar=None, tensor_only=True) + [samples.integer_error((3, 4),
+                                                                                    (3, 4))])
 
 
 def _lerp_forward(xp, input, end, weight):
@@ -993,14 +1049,17 @@ lerp_scalar_op = defop(
     _lerp_scalar, name="lerp_scalar", node="LerpBackward0", inputs=2, kind=E, function=False,
     grads={"input": lambda grad, weight: grad * (1 - weight),
            "end": lambda grad, weight: grad * weight},
-    samples=[Sample(((3, 4), (3, 4)), args=(0.3,)), Sample(((3, 4), (4,)), args=(0.8,))])
+    samples=[Sample(((3, 4), (3, 4)), args=(0.3,)), Sample(((3, 4), (4,)), args=(0.8,)),
+             Sample(((3, 4), (5,)), args=(0.3,), error=True),
+             samples.integer_error((3, 4), (3, 4), args=(0.3,))])
 lerp_tensor_op = defop(
     _lerp_tensor, name="lerp_tensor", node="LerpBackward1", inputs=3, kind=E, function=False,
     grads={"input": lambda grad, weight: grad * (1 - weight),
            "end": lambda grad, weight: grad * weight,
            "weight": lambda grad, input, end: grad * (end - input)},
     samples=[Sample(((3, 4), (3, 4), (3, 4)), domain=(-1.0, 1.0)),
-             Sample(((3, 4), (4,), (3, 1)), domain=(-1.0, 1.0))])
+             Sample(((3, 4), (4,), (3, 1)), domain=(-1.0, 1.0)),
+             Sample(((3, 4), (3, 4), (5,)), error=True)])
 
 
 @public(methods=("lerp",))
@@ -1061,15 +1120,21 @@ public(methods=("xlogy_",), function=False)(_inplace(xlogy, "xlogy"))
 # --- selection ------------------------------------------------------------------------------
 def where(condition, input, other):
     """Elements of input where condition holds, else of other; see torch.where."""
-    import numpy as np
-
+    from .._dispatch import broadcast_mismatch
     from .._tensor import Tensor, wrap
 
+    if isinstance(condition, np.ndarray):  # an array stands for a tensor: its dtype counts
+        condition = wrap(condition)
     if not isinstance(condition, Tensor):
         condition = wrap(np.asarray(condition, dtype=bool))
     elif condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {legacy_name(condition._data)}")
+    # PyTorch broadcasts condition, input and other in that order (and names them so).
+    mismatch = broadcast_mismatch(*(tuple(value.shape) for value in (condition, input, other)
+                                    if isinstance(value, Tensor)))
+    if mismatch is not None:
+        raise mismatch
     return where_op.function(input, other, condition)
 
 
@@ -1083,7 +1148,13 @@ where_op = defop(
     grads={"input": lambda grad, condition: where(condition, grad, 0.0),
            "other": lambda grad, condition: where(condition, 0.0, grad)},
     samples=[samples.Sample(((3, 4), (3, 4)), args=("mask",)),
-             samples.Sample(((3, 4), (4,)), args=("mask",))])
+             samples.Sample(((3, 4), (4,)), args=("mask",)),
+             samples.Sample(((3, 4), (5,)), args=("mask",), error=True),
+             samples.Sample(((3, 4), (3, 4)), args=(np.ones(5, dtype=bool),), error=True),
+             # the condition must be bool
+             samples.Sample(((3, 4), (3, 4)), args=(np.ones((3, 4)),), error=True),
+             samples.Sample(((3, 4), (3, 4)), args=(np.ones((3, 4), dtype=np.int64),),
+                            error=True)])
 public(methods=())(where)
 
 
@@ -1117,6 +1188,10 @@ _comparison("ge", "greater_equal", "__ge__", "greater_equal")
 def isclose(xp, input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|input - other| <= atol + rtol * |other|, element-wise; see torch.isclose."""
     _require_tensor("isclose", other)
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol:g}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol:g}")
     if input.dtype != other.dtype:
         raise RuntimeError(f"{legacy_name(input)} did not match {legacy_name(other)}")
     if input.dtype.kind in "iub":
@@ -1125,7 +1200,10 @@ def isclose(xp, input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 defop(isclose, inputs=2, methods=("isclose",),
-      samples=samples.binary(scalar=None) + [Sample(((5,), (5,)), kwargs={"atol": 0.5})])
+      samples=samples.binary(scalar=None, tensor_only=True) + [
+          Sample(((5,), (5,)), kwargs={"atol": 0.5}),
+          Sample(((5,), (5,)), kwargs={"rtol": -1.0}, error=True),
+          Sample(((5,), (5,)), kwargs={"atol": -0.5}, error=True)])
 
 
 @public(methods=("allclose",))
@@ -1167,7 +1245,7 @@ def _logical(name: str, compute: Callable, doc: str) -> None:
     forward.__name__ = name
     forward.__doc__ = f"{doc}, giving a bool tensor; see torch.{name}."
     defop(forward, name=name, inputs=2, methods=(name,), inplace=f"{name}_",
-          samples=samples.binary(scalar=None))
+          samples=samples.binary(scalar=None, tensor_only=True))
 
 
 _logical("logical_and", lambda xp, a, b: xp.logical_and(a, b), "input and other")
@@ -1187,7 +1265,11 @@ defop(logical_not, methods=("logical_not",), inplace="logical_not_", samples=sam
 _INTEGER_SAMPLES = [Sample(((3, 4), (3, 4)), domain=(-9.0, 9.0), integer=True),
                     Sample(((3, 4), (4,)), domain=(0.0, 20.0), integer=True),
                     Sample(((5,), None), kwargs={"_scalar": 6}, domain=(-9.0, 9.0),
-                           integer=True)]
+                           integer=True),
+                    Sample(((3, 4), (3, 4)), error=True),  # floats have no bits to combine
+                    Sample(((5,), None), kwargs={"_scalar": 1.5}, domain=(-9.0, 9.0),
+                           integer=True, error=True),
+                    Sample(((3, 4), (5,)), domain=(-9.0, 9.0), integer=True, error=True)]
 
 
 def _bitwise(name: str, numpy_name: str, dunders: tuple) -> None:
@@ -1215,7 +1297,7 @@ def bitwise_not(xp, input):
 
 
 defop(bitwise_not, methods=("bitwise_not",), inplace="bitwise_not_",
-      samples=[Sample(((3, 4),), domain=(-9.0, 9.0), integer=True)])
+      samples=[Sample(((3, 4),), domain=(-9.0, 9.0), integer=True), Sample(((3, 4),), error=True)])
 
 
 @public(methods=("__invert__",), function=False)
@@ -1273,11 +1355,16 @@ public(methods=("pow_",), function=False)(_inplace(pow, "pow"))
 
 def fill(xp, input, value):
     """A tensor like input filled with value (used as ``fill_``)."""
-    return xp.full_like(input, value._data if hasattr(value, "_data") else value)
+    value = value._data if hasattr(value, "_data") else value
+    if getattr(value, "ndim", 0):
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.ndim} dimensions.")
+    return xp.full_like(input, value)
 
 
 defop(fill, node="FillBackward2", grads={"input": lambda grad: grad * 0}, function=False,
-      inplace="fill_", samples=[samples.Sample(((3, 4),), args=(2.0,))])
+      inplace="fill_", samples=[samples.Sample(((3, 4),), args=(2.0,)),
+                                Sample(((3, 4),), args=(np.array([1.0, 2.0]),), error=True)])
 
 
 def zero(xp, input):

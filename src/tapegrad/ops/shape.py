@@ -10,6 +10,7 @@ from .. import _dtype
 from .._tensor import Size, normalize_dim
 from . import _samples as samples
 from ._registry import defop, public
+from .pointwise import legacy_name
 
 L = "linear"
 
@@ -26,10 +27,11 @@ def infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
-    for size in shape:
+    for index, size in enumerate(shape):
         if size != -1:
             if size < 0:
-                raise RuntimeError(f"invalid shape dimension {size}")
+                raise RuntimeError(f"invalid shape dimension {size} at index {index} of shape "
+                                   f"{list(shape)}")
             known *= size
     if -1 in shape:
         if known == 0 or numel % known:
@@ -56,7 +58,10 @@ view_op = defop(_view, name="view", node="ViewBackward0", kind=L, view=True, fun
                 samples=[samples.Sample(((3, 4),), args=((12,),)),
                          samples.Sample(((3, 4),), args=((2, -1, 2),)),
                          samples.Sample(((),), args=((1,),)),
-             samples.Sample(((3, 4),), args=((5,),), error=True)])
+             samples.Sample(((3, 4),), args=((5,),), error=True),  # the wrong number of elements
+             samples.Sample(((3, 4),), args=((-1, -1),), error=True),
+             samples.Sample(((3, 4),), args=((-2, 6),), error=True),
+             samples.Sample(((3, 4),), args=((0, -1),), error=True)])
 
 
 @public(methods=("view",), function=False)
@@ -116,7 +121,8 @@ def _expand(xp, input, size):
     size = tuple(size)
     if len(size) < input.ndim:
         raise RuntimeError(
-            f"expand(torch.FloatTensor{{{list(input.shape)}}}, size={list(size)}): the number of "
+            f"expand(torch.{legacy_name(input)}Tensor{{{list(input.shape)}}}, size={list(size)}): "
+            f"the number of "
             f"sizes provided ({len(size)}) must be greater or equal to the number of dimensions "
             f"in the tensor ({input.ndim})")
     leading = len(size) - input.ndim
@@ -127,6 +133,9 @@ def _expand(xp, input, size):
                 raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
                                    f"leading, non-existing dimension {i}")
             s = input.shape[i - leading]
+        elif s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
+                               f"{list(size)}")
         elif i >= leading and input.shape[i - leading] not in (1, s):
             raise RuntimeError(
                 f"The expanded size of the tensor ({s}) must match the existing size "
@@ -142,7 +151,9 @@ expand_op = defop(_expand, name="expand", node="ExpandBackward0", kind=L, view=T
                   samples=[samples.Sample(((3, 1),), args=((3, 4),)),
                            samples.Sample(((4,),), args=((2, 3, 4),)),
                            samples.Sample(((),), args=((2, 2),)),
-             samples.Sample(((3,),), args=((4,),), error=True)])
+             samples.Sample(((3,),), args=((4,),), error=True),  # not a size-1 dim
+             samples.Sample(((3, 4),), args=((4,),), error=True),  # fewer sizes than dims
+             samples.Sample(((3,),), args=((-1, 3),), error=True)])  # -1 for a new dim
 
 
 @public(methods=("expand",), function=False)
@@ -159,7 +170,7 @@ def expand_as(input, other):
     return expand(input, tuple(other.shape))
 
 
-@public()
+@public(methods=("broadcast_to",))
 def broadcast_to(input, size):
     """See torch.broadcast_to."""
     return expand(input, tuple(size))
@@ -167,11 +178,13 @@ def broadcast_to(input, size):
 
 # --- permutations ---------------------------------------------------------------------------
 def _permute(xp, input, dims):
-    dims = tuple(normalize_dim(d, input.ndim) for d in dims)
-    if len(dims) != input.ndim or len(set(dims)) != len(dims):
+    if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {input.ndim} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(normalize_dim(d, input.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
     return xp.transpose(input, dims)
 
 
@@ -189,7 +202,10 @@ permute_op = defop(
            permute_op.function(grad, _inverse_permutation(dims, len(input_shape)))},
     samples=[samples.Sample(((2, 3, 4),), args=((2, 0, 1),)),
              samples.Sample(((3, 4),), args=((1, 0),)),
-             samples.Sample(((2, 3),), args=((0, 0),), error=True)])
+             samples.Sample(((2, 3),), args=((0, 0),), error=True),
+             samples.Sample(((2, 3),), args=((0,),), error=True),
+             samples.Sample(((2, 3),), args=((0, 1, 2),), error=True),
+             samples.Sample(((2, 3),), args=((0, 2),), error=True)])
 
 
 @public(methods=("permute",))
@@ -209,21 +225,31 @@ transpose_op = defop(
     methods=("transpose", "swapaxes", "swapdims"),
     grads={"input": lambda grad, dim0, dim1: transpose_op.function(grad, dim0, dim1)},
     samples=[samples.Sample(((2, 3, 4),), args=(0, 2)), samples.Sample(((3, 4),), args=(-1, 0)),
-             samples.Sample(((2, 3),), args=(0, 3), error=True)])
+             samples.Sample(((2, 3),), args=(0, 3), error=True),
+             samples.Sample(((2, 3),), args=(-3, 0), error=True)])
 public(function="swapaxes")(transpose_op.function)
 public(function="swapdims")(transpose_op.function)
 
 
-def _t(xp, input):
+def _transposed_matrix(input, name: str):
     if input.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+        raise RuntimeError(f"{name}() expects a tensor with <= 2 dimensions, but self is "
                            f"{input.ndim}D")
     return input.T
 
 
+def _t(xp, input):
+    return _transposed_matrix(input, "t")
+
+
+def _t_inplace(xp, input):
+    return _transposed_matrix(input, "t_")
+
+
 t_op = defop(_t, name="t", node="TBackward0", kind=L, view=True, methods=("t",),
              grads={"input": lambda grad: grad.t()},
-             samples=[samples.Sample(((3, 4),)), samples.Sample(((5,),))])
+             samples=[samples.Sample(((3, 4),)), samples.Sample(((5,),)),
+                      samples.Sample(((2, 3, 4),), error=True)])
 
 
 def numpy_T(input):
@@ -253,7 +279,8 @@ unsqueeze_op = defop(_unsqueeze, name="unsqueeze", node="UnsqueezeBackward0", ki
                      samples=[samples.Sample(((3, 4),), args=(1,)),
                               samples.Sample(((3, 4),), args=(-1,)),
                               samples.Sample(((),), args=(0,)),
-                              samples.Sample(((2, 3),), args=(5,), error=True)])
+                              samples.Sample(((2, 3),), args=(5,), error=True),
+                              samples.Sample(((2, 3),), args=(-4,), error=True)])
 
 
 def _squeeze_all(xp, input):
@@ -266,8 +293,19 @@ squeeze_all = defop(_squeeze_all, name="squeeze_all", node="SqueezeBackward0", k
                     samples=[samples.Sample(((3, 1, 4, 1),)), samples.Sample(((),))])
 
 
+def unique_dims(dims, ndim: int) -> tuple[int, ...]:
+    """``dims`` wrapped into [0, ndim); RuntimeError when one is named twice, as PyTorch."""
+    axes = tuple(normalize_dim(d, ndim) for d in dims)
+    seen: set[int] = set()
+    for axis in axes:
+        if axis in seen:
+            raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
+        seen.add(axis)
+    return axes
+
+
 def _squeeze_dims(xp, input, dims):
-    axes = tuple(a for a in (normalize_dim(d, input.ndim) for d in dims)
+    axes = tuple(a for a in unique_dims(dims, input.ndim)
                  if input.ndim and input.shape[a] == 1)
     return xp.squeeze(input, axis=axes) if axes else input.view()
 
@@ -276,11 +314,14 @@ squeeze_dim = defop(_squeeze_dims, name="squeeze_dim", node="SqueezeBackward1", 
                     view=True, function=False,
                     grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
                     samples=[samples.Sample(((3, 1),), args=((1,),)),
-                             samples.Sample(((1, 3),), args=((1,),))])
+                             samples.Sample(((1, 3),), args=((1,),)),
+                             samples.Sample(((3, 1),), args=((2,),), error=True)])
 squeeze_dims = defop(_squeeze_dims, name="squeeze_dims", node="SqueezeBackward2", kind=L,
                      view=True, function=False,
                      grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
-                     samples=[samples.Sample(((1, 3, 1),), args=((0, 2),))])
+                     samples=[samples.Sample(((1, 3, 1),), args=((0, 2),)),
+                              samples.Sample(((1, 3, 1),), args=((0, 3),), error=True),
+                              samples.Sample(((1, 3, 1),), args=((0, 0),), error=True)])
 
 
 @public(methods=("squeeze",))
@@ -386,7 +427,8 @@ def _unsafe_view(xp, input, shape):
 unsafe_view_op = defop(_unsafe_view, name="unsafe_view", node="UnsafeViewBackward0", kind=L,
                        function=False,
                        grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
-                       samples=[samples.Sample(((3, 4),), args=((2, 6),))])
+                       samples=[samples.Sample(((3, 4),), args=((2, 6),)),
+                                samples.Sample(((3, 4),), args=((5,),), error=True)])
 
 
 @public(methods=("unflatten",))
@@ -453,6 +495,12 @@ def _repeat(xp, input, repeats):
     if len(repeats) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
+    padded = (1,) * (len(repeats) - input.ndim) + input.shape
+    target = [count * size for count, size in zip(repeats, padded)]
+    for size in target:
+        if size < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {size}: "
+                               f"{target}")
     return xp.tile(input.reshape((1,) * (len(repeats) - input.ndim) + input.shape), repeats)
 
 
@@ -469,7 +517,9 @@ repeat_op = defop(_repeat, name="repeat", node="RepeatBackward0", kind=L, functi
                   grads={"input": _repeat_backward},
                   samples=[samples.Sample(((2, 3),), args=((2, 1),)),
                            samples.Sample(((3,),), args=((2, 2),)),
-                           samples.Sample(((),), args=((3,),))])
+                           samples.Sample(((),), args=((3,),)),
+                           samples.Sample(((2, 3),), args=((2,),), error=True),
+                           samples.Sample(((2, 3),), args=((2, -1),), error=True)])
 
 
 @public(methods=("repeat",), function=False)
@@ -503,9 +553,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if counts.size != input.shape[dim]:
             raise RuntimeError("repeats must have the same size as input along dim")
         positions = make_tensor(np.repeat(np.arange(input.shape[dim]), counts))
-        from .indexing import index_select
+        from .indexing import index_select_op
 
-        return index_select(input, dim, positions)
+        return index_select_op.function(input, dim, positions)
     count = int(repeats)
     shape = tuple(input.shape)
     expanded = expand(input.unsqueeze(dim + 1), shape[:dim + 1] + (count,) + shape[dim + 1:])
@@ -515,12 +565,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 # --- flips and rotations ------------------------------------------------------------------
 def _dims_tuple(dims, ndim):
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    axes = tuple(normalize_dim(d, ndim) for d in dims)
-    if len(set(axes)) != len(axes):
-        raise RuntimeError(f"dims has duplicates, original flip dims size={len(axes)}, but "
-                           f"unique flip dims size={len(set(axes))}")
-    return axes
+    return unique_dims((dims,) if isinstance(dims, int) else tuple(dims), ndim)
 
 
 def _flip(xp, input, dims):
@@ -532,7 +577,9 @@ flip_op = defop(_flip, name="flip", node="FlipBackward0", kind=L, function=False
                 grads={"input": lambda grad, dims: flip_op.function(grad, dims)},
                 samples=[samples.Sample(((3, 4),), args=((0,),)),
                          samples.Sample(((2, 3, 4),), args=((0, 2),)),
-                         samples.Sample(((5,),), args=((-1,),))])
+                         samples.Sample(((5,),), args=((-1,),)),
+                         samples.Sample(((3, 4),), args=((2,),), error=True),
+                         samples.Sample(((3, 4),), args=((0, -2),), error=True)])
 
 
 @public(methods=("flip",))
@@ -571,7 +618,10 @@ roll_op = defop(_roll, name="roll", node="RollBackward0", kind=L, function=False
                     grad, tuple(-s for s in shifts), dims)},
                 samples=[samples.Sample(((3, 4),), args=((1,), ())),
                          samples.Sample(((3, 4),), args=((2, -1), (0, 1))),
-                         samples.Sample(((5,),), args=((7,), (0,)))])
+                         samples.Sample(((5,),), args=((7,), (0,))),
+                         samples.Sample(((3, 4),), args=((1, 2), (0,)), error=True),
+                         samples.Sample(((3, 4),), args=((1, 2), ()), error=True),
+                         samples.Sample(((3, 4),), args=((1,), (2,)), error=True)])
 
 
 @public(methods=("roll",))
@@ -600,7 +650,11 @@ def _rot90(xp, input, k=1, dims=(0, 1)):
 rot90_op = defop(_rot90, name="rot90", node="Rot90Backward0", kind=L, methods=("rot90",),
                  grads={"input": lambda grad, k, dims: rot90_op.function(grad, -k, dims)},
                  samples=[samples.Sample(((3, 4),)), samples.Sample(((2, 3, 4),), args=(2, (1, 2))),
-                          samples.Sample(((3, 4),), args=(-1,))])
+                          samples.Sample(((3, 4),), args=(-1,)),
+                          samples.Sample(((3, 4),), args=(1, (0, 0)), error=True),
+                          samples.Sample(((3, 4),), args=(1, (0,)), error=True),
+                          samples.Sample(((5,),), error=True),
+                          samples.Sample(((3, 4),), args=(1, (0, 2)), error=True)])
 
 
 # --- joining --------------------------------------------------------------------------------
@@ -621,7 +675,11 @@ cat_op = defop(_cat, name="cat", node="CatBackward0", promote="promote", sequenc
                function=False, backward=_cat_backward,
                samples=[samples.Sample(((2, 3), (4, 3)), args=(0, (2, 4))),
                         samples.Sample(((2, 3), (2, 1), (2, 2)), args=(1, (3, 1, 2))),
-                        samples.Sample(((2, 3), (3, 4)), args=(0, (2, 3)), error=True)])
+                        samples.Sample(((2, 3), (3, 4)), args=(0, (2, 3)), error=True),
+                        samples.Sample(((2, 3), (2, 4)), args=(0, (2, 2)), error=True),
+                        samples.Sample(((2, 3), (2, 3)), args=(2, (2, 2)), error=True),
+                        samples.Sample(((2, 3), (3,)), args=(0, (2, 3)), error=True),
+                        samples.Sample(((), ()), args=(0, (1, 1)), error=True)])
 
 
 @public()
@@ -636,7 +694,9 @@ def cat(tensors, dim=0, *, out=None):
     if reference.ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     dim = normalize_dim(dim, reference.ndim)
-    for t in kept:
+    for number, t in enumerate(tensors):
+        if t.ndim == 1 and t.shape[0] == 0:
+            continue  # skipped above
         if t.ndim != reference.ndim:
             raise RuntimeError(f"Tensors must have same number of dimensions: got "
                                f"{reference.ndim} and {t.ndim}")
@@ -645,7 +705,7 @@ def cat(tensors, dim=0, *, out=None):
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {dim}. Expected size "
                     f"{reference.shape[axis]} but got size {t.shape[axis]} for tensor number "
-                    f"{tensors.index(t)} in the list.")
+                    f"{number} in the list.")
     return cat_op.function(kept, dim, tuple(t.shape[dim] for t in kept))
 
 
@@ -667,7 +727,9 @@ stack_op = defop(_stack, name="stack", node="StackBackward0", promote="promote",
                  backward=lambda grad, dim: tuple(grad.unbind(dim)),
                  samples=[samples.Sample(((2, 3), (2, 3)), args=(0,)),
                           samples.Sample(((4,), (4,), (4,)), args=(-1,)),
-                          samples.Sample(((2, 3), (3, 3)), args=(0,), error=True)])
+                          samples.Sample(((2, 3), (3, 3)), args=(0,), error=True),
+                          samples.Sample(((2, 3), (2, 3)), args=(3,), error=True),
+                          samples.Sample(((2, 3), (2, 3)), args=(-4,), error=True)])
 
 
 @public()
@@ -764,11 +826,20 @@ def _split_backward(grad, dim):
 
 _SPLIT_SAMPLES = [samples.Sample(((5, 3),), args=((2, 2, 1), 0)),
                   samples.Sample(((2, 6),), args=((3, 3), 1))]
+# The op_db entry of split passes the first size as split_size, split_with_sizes all of them.
 split_op = defop(_split, name="split", node="SplitBackward0", outputs=2, kind=L, function=False,
-                 backward=_split_backward, samples=_SPLIT_SAMPLES)
-split_with_sizes_op = defop(_split, name="split_with_sizes", node="SplitWithSizesBackward0",
-                            outputs=2, kind=L, function=False, backward=_split_backward,
-                            samples=_SPLIT_SAMPLES)
+                 backward=_split_backward,
+                 samples=_SPLIT_SAMPLES + [
+                     samples.Sample(((5, 3),), args=((0,), 0), error=True),
+                     samples.Sample(((5, 3),), args=((-1,), 0), error=True),
+                     samples.Sample(((5, 3),), args=((2,), 2), error=True)])
+split_with_sizes_op = defop(
+    _split, name="split_with_sizes", node="SplitWithSizesBackward0", outputs=2, kind=L,
+    function=False, backward=_split_backward,
+    samples=_SPLIT_SAMPLES + [
+        samples.Sample(((5, 3),), args=((2, 2), 0), error=True),  # sizes do not sum to 5
+        samples.Sample(((5, 3),), args=((6, -1), 0), error=True),
+        samples.Sample(((5, 3),), args=((2, 3), 2), error=True)])
 
 
 def multi_output_views(results, input, name: str):
@@ -791,14 +862,20 @@ def split(tensor, split_size_or_sections, dim=0):
     length = tensor.shape[dim]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
-        if size < 0 or (size == 0 and length != 0):
+        if size < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got "
+                               f"split_size={size}")
+        if size == 0 and length != 0:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {length}")
         count = max(-(-length // size), 1) if size else 1
         sizes = tuple(min(size, length - i * size) for i in range(count))
         return multi_output_views(split_op.function(tensor, sizes, dim), tensor, "Split")
     sizes = tuple(int(s) for s in split_size_or_sections)
-    if sum(sizes) != length or any(s < 0 for s in sizes):
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
+                           f"entries, but got split_sizes={list(sizes)}")
+    if sum(sizes) != length:
         raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
                            f"(input tensor's size at dimension {dim}), but got split_sizes="
                            f"{list(sizes)}")
@@ -846,7 +923,8 @@ def _unbind(xp, input, dim):
 unbind_op = defop(_unbind, name="unbind", node="UnbindBackward0", outputs=2, kind=L,
                   function=False, backward=lambda grad, dim: (stack(list(grad), dim),),
                   samples=[samples.Sample(((3, 4),), args=(0,)),
-                           samples.Sample(((2, 3, 2),), args=(1,))])
+                           samples.Sample(((2, 3, 2),), args=(1,)),
+                           samples.Sample(((3, 4),), args=(2,), error=True)])
 
 
 @public(methods=("unbind",))
@@ -919,7 +997,9 @@ diagonal_backward_op = defop(
 
 _DIAGONAL_SAMPLES = [samples.Sample(((3, 4),)), samples.Sample(((3, 4),), args=(1,)),
                      samples.Sample(((4, 3),), args=(-2,)),
-                     samples.Sample(((2, 3, 4),), args=(1, -1, 1))]
+                     samples.Sample(((2, 3, 4),), args=(1, -1, 1)),
+                     samples.Sample(((3, 4),), args=(0, 1, 1), error=True),
+                     samples.Sample(((3, 4),), args=(0, 0, 2), error=True)]
 diagonal_op = defop(_diagonal, name="diagonal", node="DiagonalBackward0", kind=L, view=True,
                     methods=("diagonal",),
                     grads={"input": lambda grad, input_shape, offset, dim1, dim2:
@@ -935,7 +1015,7 @@ diagonal_copy_op = defop(
     _diagonal_copy, name="diagonal_copy", node="DiagonalBackward0_copy", kind=L,
     grads={"input": lambda grad, input_shape, offset, dim1, dim2:
            diagonal_backward_op.function(grad, input_shape, offset, dim1, dim2)},
-    samples=_DIAGONAL_SAMPLES[:2])
+    samples=_DIAGONAL_SAMPLES[:2] + _DIAGONAL_SAMPLES[-2:])
 
 
 def _diag_embed(xp, input, offset=0, dim1=-2, dim2=-1):
@@ -956,7 +1036,9 @@ diag_embed_op = defop(_diag_embed, name="diag_embed", node="DiagEmbedBackward0",
                       grads={"input": lambda grad, offset, dim1, dim2: diagonal_op.function(
                           grad, offset, dim1, dim2)},
                       samples=[samples.Sample(((3,),)), samples.Sample(((2, 3),), args=(1,)),
-                               samples.Sample(((2, 3),), args=(-1, 0, 2))])
+                               samples.Sample(((2, 3),), args=(-1, 0, 2)),
+                               samples.Sample(((2, 3),), args=(0, 0, 0), error=True),
+                               samples.Sample(((2, 3),), args=(0, 0, 3), error=True)])
 
 
 @public(methods=("diag",))
@@ -980,7 +1062,8 @@ def _triangle(kind):
 
 
 _TRIANGLE_SAMPLES = [samples.Sample(((3, 4),)), samples.Sample(((4, 3),), args=(1,)),
-                     samples.Sample(((2, 3, 3),), args=(-1,))]
+                     samples.Sample(((2, 3, 3),), args=(-1,)),
+                     samples.Sample(((5,),), error=True)]  # not a matrix
 tril_op = defop(_triangle("tril"), name="tril", node="TrilBackward0", kind=L, methods=("tril",),
                 inplace="tril_", grads={"input": lambda grad, diagonal: grad.tril(diagonal)},
                 samples=_TRIANGLE_SAMPLES)
@@ -1003,7 +1086,8 @@ def _trace_backward(grad, input_shape):
 
 defop(_trace, name="trace", node="TraceBackward0", kind=L, methods=("trace",),
       grads={"input": _trace_backward},
-      samples=[samples.Sample(((3, 3),)), samples.Sample(((2, 4),))])
+      samples=[samples.Sample(((3, 3),)), samples.Sample(((2, 4),)),
+               samples.Sample(((5,),), error=True), samples.Sample(((2, 3, 4),), error=True)])
 
 
 # --- meshgrid -------------------------------------------------------------------------------
@@ -1035,8 +1119,7 @@ def meshgrid(*tensors, indexing=None):
         view_shape = [1] * len(order)
         view_shape[position] = -1
         grids.append(expand(reshape(t, tuple(view_shape)), shape))
-    if swap:
-        grids = [g.transpose(0, 1) for g in grids]
+    if swap:  # 'xy' is 'ij' of the first two inputs swapped, their grids swapped back
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
 
@@ -1044,7 +1127,7 @@ def meshgrid(*tensors, indexing=None):
 # --- padding --------------------------------------------------------------------------------
 def _check_pad(pad, ndim):
     if len(pad) % 2:
-        raise RuntimeError(f"Length of pad must be even but instead it equals {len(pad)}")
+        raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > ndim:
         raise RuntimeError("Padding length should be less than or equal to two times the input "
                            f"dimension but got padding length {len(pad)} and input of dimension "
@@ -1060,10 +1143,8 @@ def _constant_pad(xp, input, pad, value=0):
         axis = input.ndim - 1 - i
         before, after = pad[2 * i], pad[2 * i + 1]
         size = shape[axis] + before + after
-        if size < 0:
-            raise RuntimeError(f"The input size {shape[axis]}, plus negative padding {before} "
-                               f"and {after} resulted in a negative output size, which is "
-                               f"invalid. Check dimension {axis} of your input.")
+        if size < 0:  # PyTorch narrows the input by the negative padding: its error
+            raise RuntimeError("narrow(): length must be non-negative.")
         source[axis] = slice(max(-before, 0), shape[axis] - max(-after, 0))
         target[axis] = slice(max(before, 0), size - max(after, 0))
         shape[axis] = size
@@ -1079,7 +1160,10 @@ constant_pad_op = defop(
     # Affine, not linear, when value != 0: the tangent is padded with zeros.
     jvp=lambda input_tangent, pad: constant_pad_op.function(input_tangent, pad),
     samples=[samples.Sample(((2, 3, 4),), args=((1, 2),)),
-             samples.Sample(((2, 3),), args=((1, 0, -1, 2),), kwargs={"value": 0.5})])
+             samples.Sample(((2, 3),), args=((1, 0, -1, 2),), kwargs={"value": 0.5}),
+             samples.Sample(((2, 3),), args=((1,),), error=True),  # odd length
+             samples.Sample(((2, 3),), args=((1, 1, 1, 1, 1, 1),), error=True),  # too long
+             samples.Sample(((2, 3),), args=((-2, -2),), error=True)])  # negative size
 
 
 def _pad_indices(xp, input_shape, pad, mode):
@@ -1093,7 +1177,8 @@ def _pad_indices(xp, input_shape, pad, mode):
         if mode == "reflect":
             if before >= size or after >= size:
                 raise RuntimeError(
-                    f"Argument #4: Padding size should be less than the corresponding input "
+                    f"Argument #{4 + 2 * i}: Padding size should be less than the corresponding "
+                    f"input "
                     f"dimension, but got: padding ({before}, {after}) at dimension {axis} of "
                     f"input {list(input_shape)}")
             period = 2 * (size - 1) if size > 1 else 1
@@ -1126,6 +1211,25 @@ def _index_pad_backward(grad, input_shape, pad, mode):
                                       _index_pad_key(np, tuple(input_shape), pad, mode))
 
 
+def _pad_error_samples(mode: str, dims: int) -> list:
+    """Misuse of non-constant padding, reaching the op through F.pad."""
+    shape = (2, 3, 4, 5)[:dims + 1]
+    pad = (1, 1) * dims
+    big = (1, 1) * (dims - 1) + (shape[1] + 1, 1)  # more than the first padded dim holds
+    errors = [samples.Sample((shape[1:],), args=(pad, mode)),  # a missing batch/channel dim
+              samples.Sample((shape,), args=(pad[:-1], mode)),  # odd length
+              samples.Sample((shape,), args=(pad, mode, 1.0)),  # a value with this mode
+              samples.Sample((shape,), args=(pad, "wrap"))]  # no such mode
+    if mode != "replicate":  # reflection and wrapping are limited by the input's size
+        errors.append(samples.Sample((shape,), args=(big, mode)))
+    if mode == "replicate" or dims == 1 and mode == "reflect":
+        # Negative padding past the input (PyTorch's 2-D and 3-D reflection words this error
+        # as an integer overflow: not compared).
+        shrink = (1, 1) * (dims - 1) + (-shape[-1], -1)
+        errors.append(samples.Sample((shape,), args=(shrink, mode)))
+    return [sample._replace(error=True) for sample in errors]
+
+
 _PAD_OPS = {}
 for _mode, _prefix in (("reflect", "Reflection"), ("replicate", "Replication"),
                        ("circular", None)):
@@ -1137,7 +1241,8 @@ for _mode, _prefix in (("reflect", "Reflection"), ("replicate", "Replication"),
             # PyTorch writes circular padding as copies into slices: its node is CopySlices.
             node=f"{_prefix}Pad{_dims}DBackward0" if _prefix else "CopySlices", kind=L,
             function=False, grads={"input": _index_pad_backward},
-            samples=[samples.Sample((_shape,), args=(_pad, _mode))])
+            samples=[samples.Sample((_shape,), args=(_pad, _mode)),
+                     *_pad_error_samples(_mode, _dims)])
 
 
 def pad(input, pad, mode="constant", value=None):
@@ -1150,15 +1255,35 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
     dims = len(pad) // 2
-    if len(pad) % 2 or dims not in (1, 2, 3) or input.ndim not in (dims + 1, dims + 2):
+    if dims not in (1, 2, 3) or input.ndim not in (dims + 1, dims + 2):
         raise NotImplementedError(
             f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
             "Supported combinations for non-constant padding:\n"
             "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    _check_padded_sizes(tuple(input.shape), pad, mode)
     return _PAD_OPS[mode, dims].function(input, pad, mode)
+
+
+def _check_padded_sizes(shape: tuple, pad: tuple, mode: str) -> None:
+    """Negative padding must leave a size PyTorch accepts: each mode words its error its own
+    way (1-D reflect and replicate padding also refuse an empty result)."""
+    output = list(shape)
+    for i in range(len(pad) // 2):
+        output[-1 - i] += pad[2 * i] + pad[2 * i + 1]
+    if mode != "circular" and len(pad) == 2 and output[-1] < 1:
+        raise RuntimeError(f"input (W: {shape[-1]}) is too small. Calculated output W: "
+                           f"{output[-1]}")
+    for size in output:
+        if size < 0:
+            if mode == "circular":
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {size}: "
+                               f"{output}")
 
 
 __all__ = ["pad"]
@@ -1167,17 +1292,20 @@ __all__ = ["pad"]
 # --- in-place view ops: t_, transpose_, squeeze_, unsqueeze_ ---------------------------------
 # They change the tensor's shape in place (its memory stays), and PyTorch records them under
 # node names of their own (TBackward1, ...): one primitive each, sharing the view's forward.
-t_inplace_op = defop(_t, name="t_inplace", node="TBackward1", kind=L, view=True, function=False,
-                     grads={"input": lambda grad: grad.t()},
-                     samples=[samples.Sample(((3, 4),))])
+t_inplace_op = defop(
+    _t_inplace, name="t_inplace", node="TBackward1", kind=L, view=True, function=False,
+    grads={"input": lambda grad: grad.t()},
+    samples=[samples.Sample(((3, 4),)), samples.Sample(((2, 3, 4),), error=True)])
 transpose_inplace_op = defop(
     _transpose, name="transpose_inplace", node="TransposeBackward1", kind=L, view=True,
     function=False, grads={"input": lambda grad, dim0, dim1: grad.transpose(dim0, dim1)},
-    samples=[samples.Sample(((2, 3, 4),), args=(0, 2))])
+    samples=[samples.Sample(((2, 3, 4),), args=(0, 2)),
+             samples.Sample(((2, 3),), args=(0, 2), error=True)])
 unsqueeze_inplace_op = defop(
     _unsqueeze, name="unsqueeze_inplace", node="UnsqueezeBackward1", kind=L, view=True,
     function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
-    samples=[samples.Sample(((3, 4),), args=(1,))])
+    samples=[samples.Sample(((3, 4),), args=(1,)),
+             samples.Sample(((3, 4),), args=(3,), error=True)])
 squeeze_all_inplace_op = defop(
     _squeeze_all, name="squeeze_all_inplace", node="SqueezeBackward3", kind=L, view=True,
     function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
@@ -1185,11 +1313,14 @@ squeeze_all_inplace_op = defop(
 squeeze_dim_inplace_op = defop(
     _squeeze_dims, name="squeeze_dim_inplace", node="SqueezeBackward4", kind=L, view=True,
     function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
-    samples=[samples.Sample(((3, 1),), args=((1,),))])
+    samples=[samples.Sample(((3, 1),), args=((1,),)),
+             samples.Sample(((3, 1),), args=((2,),), error=True)])
 squeeze_dims_inplace_op = defop(
     _squeeze_dims, name="squeeze_dims_inplace", node="SqueezeBackward5", kind=L, view=True,
     function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
-    samples=[samples.Sample(((1, 3, 1),), args=((0, 2),))])
+    samples=[samples.Sample(((1, 3, 1),), args=((0, 2),)),
+             samples.Sample(((1, 3, 1),), args=((0, 3),), error=True),
+             samples.Sample(((1, 3, 1),), args=((0, 0),), error=True)])
 
 
 def _reshape_in_place(input, result):

@@ -165,18 +165,28 @@ polygamma_op = defop(
     function=False,
     samples=[samples.Sample(((3, 4),), args=(1,), domain=(0.2, 4.0)),
              samples.Sample(((5,),), args=(2,), domain=(0.2, 4.0)),
-             samples.Sample(((),), args=(0,), domain=(0.2, 4.0))])
+             samples.Sample(((),), args=(0,), domain=(0.2, 4.0)),
+             samples.Sample(((3, 4),), args=(-1,), error=True),  # no negative order
+             samples.Sample(((3, 4),), args=(1.5,), error=True)])  # a fractional order
+
+
+def _check_order(n) -> None:
+    if isinstance(n, bool) or not hasattr(n, "__index__"):  # ints and NumPy's integers
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
 
 
 @public()
 def polygamma(n, input):
     """The n-th derivative of digamma; see torch.polygamma."""
+    _check_order(n)
     return polygamma_op.function(input, n)
 
 
 @public(methods=("polygamma",), function=False)
 def polygamma_method(input, n):
     """``input.polygamma(n)``; see torch.Tensor.polygamma."""
+    _check_order(n)
     return polygamma_op.function(input, n)
 
 
@@ -184,6 +194,7 @@ def polygamma_method(input, n):
 def polygamma_inplace(input, n):
     from .._dispatch import check_inplace, write_inplace
 
+    _check_order(n)
     check_inplace(input)
     write_inplace(input, polygamma_op.function(input, n))
     return input
