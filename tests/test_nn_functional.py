@@ -53,6 +53,10 @@ def compare(function, *specs, seed=0, dtype=np.float64, atol=1e-7, rtol=1e-6):
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
         assert_close(a, b, atol, rtol, "forward")
+    for a, b in zip(ours, theirs):
+        expected = None if b.grad_fn is None else b.grad_fn.name()
+        actual = None if a.grad_fn is None else a.grad_fn.name()
+        assert actual == expected, f"grad_fn {actual} != {expected}"
     for a, b in zip(our_grads, their_grads):
         if b is None:
             assert a is None or not as_numpy(a).any()

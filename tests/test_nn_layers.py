@@ -215,6 +215,9 @@ def test_layer_matches_torch(case: Case) -> None:
         assert tuple(out_g.shape) == tuple(out_t.shape)
         np.testing.assert_allclose(out_g.detach().numpy(), out_t.detach().numpy(),
                                    rtol=1e-7, atol=case.tol)
+        expected = None if out_t.grad_fn is None else out_t.grad_fn.name()
+        actual = None if out_g.grad_fn is None else out_g.grad_fn.name()
+        assert actual == expected, f"grad_fn {actual} != {expected}"
         if out_t.requires_grad:
             weights = rng.standard_normal(tuple(out_t.shape))
             total_t = total_t + (out_t * torch.tensor(weights)).sum()

@@ -71,9 +71,10 @@ def test_forward_matches_after_loading_torch_weights() -> None:
         reference.train(mode)
         model.train(mode)
         assert all(m.training == mode for m in model.modules())
-        np.testing.assert_allclose(model(tapegrad.tensor(inputs)).detach().numpy(),
-                                   reference(torch.tensor(inputs)).detach().numpy(),
-                                   rtol=1e-5, atol=1e-6)
+        ours, theirs = model(tapegrad.tensor(inputs)), reference(torch.tensor(inputs))
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        assert ours.grad_fn.name() == theirs.grad_fn.name()
 
 
 def test_load_state_dict_strictness_and_errors() -> None:
@@ -199,10 +200,13 @@ def test_full_backward_hooks_match_torch() -> None:
         layer.register_full_backward_hook(hook)
         first = lib.tensor([[1.0, -2.0]], requires_grad=True)
         second = lib.tensor([[0.5, 1.0, 2.0]], requires_grad=True)
-        (layer(first, second) ** 2).sum().backward()
-        records[lib.__name__] = {"state": layer.state_dict(), "log": log,
+        output = layer(first, second)
+        (output ** 2).sum().backward()
+        records[lib.__name__] = {"state": layer.state_dict(), "log": log, "node": output.grad_fn,
                                  "grads": [first.grad.numpy(), second.grad.numpy()]}
     log_t, log_g = records["torch"]["log"], records["tapegrad"]["log"]
+    # The hooks wrap the output in a BackwardHookFunction node, under the same name.
+    assert records["tapegrad"]["node"].name() == records["torch"]["node"].name()
     assert [entry[0] for entry in log_g] == [entry[0] for entry in log_t] == ["pre", "post"]
     for entry_t, entry_g in zip(log_t, log_g):
         for part_t, part_g in zip(entry_t[1:], entry_g[1:]):

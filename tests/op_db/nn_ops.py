@@ -23,6 +23,20 @@ def _batch_norm(lib, input, weight, bias, running_mean, running_var, training, m
                                         bias, training, momentum, eps)
 
 
+def _aten(name, overload):
+    """A primitive that PyTorch's C++ composites record (e.g. add with a Scalar: AddBackward1),
+    reached in torch through torch.ops.aten and in tapegrad through its op."""
+
+    def call(lib, *args):
+        if lib is torch:
+            return getattr(getattr(torch.ops.aten, name), overload)(*args)
+        from tapegrad.ops import OPS
+
+        return OPS[name if overload == "ScalarOpt_dim" else f"{name}_scalar"].function(*args)
+
+    return call
+
+
 def _interpolate(mode):
     def call(lib, input, output_size, scales, _mode, align_corners):
         if scales is not None:
@@ -55,5 +69,10 @@ ENTRIES = [
     OpEntry("native_group_norm", lambda lib, x, w, b, groups, eps=1e-5:
             lib.nn.functional.group_norm(x, groups, w, b, eps)),
     OpEntry("cdist", "cdist"),
+    OpEntry("add_scalar", _aten("add", "Scalar")),
+    OpEntry("sub_scalar", _aten("sub", "Scalar")),
+    OpEntry("mul_scalar", _aten("mul", "Scalar")),
+    OpEntry("div_scalar", _aten("div", "Scalar")),
+    OpEntry("norm", _aten("norm", "ScalarOpt_dim")),
     OpEntry("scaled_dot_product_attention", "nn.functional.scaled_dot_product_attention"),
 ]

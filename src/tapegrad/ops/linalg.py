@@ -178,7 +178,7 @@ def _scaled(grad, factor):
 
 
 addmm_op = defop(
-    addmm, node="AddmmBackward0", inputs=3, methods=("addmm",),
+    addmm, node="AddmmBackward0", inputs=3, methods=("addmm",), inplace="addmm_",
     grads={"input": lambda grad, beta: _scaled(grad, beta),
            "mat1": lambda grad, mat2, alpha: _scaled(grad.mm(mat2.t()), alpha),
            "mat2": lambda grad, mat1, mat2, alpha: _scaled(_mat2_gradient(grad, mat1, mat2),
@@ -203,7 +203,7 @@ def addmv(xp, input, mat, vec, *, beta=1, alpha=1):
     return product + (input if beta == 1 else input * beta)
 
 
-defop(addmv, node="AddmvBackward0", inputs=3, methods=("addmv",),
+defop(addmv, node="AddmvBackward0", inputs=3, methods=("addmv",), inplace="addmv_",
       grads={"input": lambda grad, beta: _scaled(grad, beta),
              "mat": lambda grad, vec, alpha: _scaled(grad.unsqueeze(1) * vec, alpha),
              "vec": lambda grad, mat, alpha: _scaled(mat.t().mv(grad), alpha)},
@@ -223,6 +223,7 @@ def baddbmm(xp, input, batch1, batch2, *, beta=1, alpha=1):
 
 
 defop(baddbmm, node="BaddbmmBackward0", inputs=3, methods=("baddbmm",),
+      inplace="baddbmm_",
       grads={"input": lambda grad, beta: _scaled(grad, beta),
              "batch1": lambda grad, batch2, alpha: _scaled(grad.bmm(batch2.transpose(1, 2)),
                                                            alpha),
@@ -292,6 +293,17 @@ def matmul(input, other):
         return matmul_squeeze.function(input.unsqueeze(0).mm(other))
     if input_ndim == 2 and other_ndim == 2:
         return input.mm(other)
+    inner_size = other.shape[-2] if other_ndim >= 2 else other.shape[0]
+    if other_ndim >= 2 and input.shape[-1] != inner_size:
+        # The message of the product PyTorch reduces the call to: mm when it folds the batch
+        # of input into rows, else bmm over the broadcast batch.
+        if other_ndim == 2:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                               f"({math.prod(input.shape[:-1])}x{input.shape[-1]} and "
+                               f"{other.shape[0]}x{other.shape[1]})")
+        batch = math.prod(np.broadcast_shapes(tuple(input.shape[:-2]), tuple(other.shape[:-2])))
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{batch}, {input.shape[-1]}] but got: [{batch}, {inner_size}].")
     if input_ndim == 1:
         return _batch_times_vector(other.mT, input)
     if other_ndim == 1:
@@ -310,7 +322,10 @@ def rmatmul(input, other):
 @public(methods=("outer", "ger"))
 def outer(input, vec2):
     """Outer product of two vectors; see torch.outer."""
-    return input.unsqueeze(1) * vec2
+    for name, vector in (("self", input), ("vec2", vec2)):
+        if vector.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {vector.ndim}-D")
+    return input.reshape(input.shape[0], 1) * vec2
 
 
 @public()
@@ -337,18 +352,37 @@ def tensordot(a, b, dims=2, out=None):
         raise RuntimeError("both dimension lists should have same length")
     dims_a = [normalize_dim(d, a.ndim) for d in dims_a]
     dims_b = [normalize_dim(d, b.ndim) for d in dims_b]
+    size = 1
     for da, db in zip(dims_a, dims_b):
-        if a.shape[da] != b.shape[db]:
+        # A contracted dim of size 1 on one side broadcasts: the other side is summed over it
+        # first, as PyTorch does.
+        if b.shape[db] == 1:
+            a = a.sum(da, keepdim=True)
+        elif a.shape[da] == 1:
+            b = b.sum(db, keepdim=True)
+        elif a.shape[da] != b.shape[db]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size "
                                f"{a.shape[da]} in dim {da} and second has size {b.shape[db]} in "
                                f"dim {db}")
+        else:
+            size *= a.shape[da]
     free_a = [d for d in range(a.ndim) if d not in dims_a]
     free_b = [d for d in range(b.ndim) if d not in dims_b]
-    size = math.prod(a.shape[d] for d in dims_a)
-    left = a.permute(*free_a, *dims_a).reshape(math.prod(a.shape[d] for d in free_a), size)
-    right = b.permute(*dims_b, *free_b).reshape(size, math.prod(b.shape[d] for d in free_b))
+    size_a = math.prod(a.shape[d] for d in free_a)
+    size_b = math.prod(b.shape[d] for d in free_b)
     shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
-    return left.mm(right).view(*shape)
+    left = a.permute(*free_a, *dims_a)
+    right = b.permute(*dims_b, *free_b)
+    if size_a == 1 and size_b == 1:
+        # Nothing left free: a dot product of the flattened operands, or (when flattening
+        # would copy) a product and a sum, the way PyTorch records it.
+        if left.is_contiguous() and right.is_contiguous():
+            product = left.flatten().dot(right.flatten())
+        else:
+            product = (left.squeeze() * right.squeeze()).sum()
+    else:
+        product = left.reshape(size_a, size).mm(right.reshape(size, size_b))
+    return product.reshape(shape)
 
 
 @public(methods=("inner",))
@@ -363,159 +397,311 @@ def inner(input, other):
 
 
 @public(methods=("kron",))
-def kron(input, other):
+def kron(input, other) -> Tensor:
     """Kronecker product; see torch.kron."""
+    from .shape import unsafe_view_op
+
     ndim = max(input.ndim, other.ndim)
-    a = input.reshape((1,) * (ndim - input.ndim) + tuple(input.shape))
-    b = other.reshape((1,) * (ndim - other.ndim) + tuple(other.shape))
-    # Interleave the dims: a's dim i next to b's dim i, then merge each pair.
-    a_shape, b_shape = [], []
-    for size_a, size_b in zip(a.shape, b.shape):
-        a_shape += [size_a, 1]
-        b_shape += [1, size_b]
-    product = a.reshape(a_shape) * b.reshape(b_shape)
-    return product.reshape(*(x * y for x, y in zip(a.shape, b.shape)))
+    input_shape = (1,) * (ndim - input.ndim) + tuple(input.shape)
+    other_shape = (1,) * (ndim - other.ndim) + tuple(other.shape)
+    # Interleave the dims: input's dim i next to other's dim i; the product merges each pair.
+    # PyTorch reinterprets the shapes with _unsafe_view (UnsafeViewBackward0) throughout.
+    spread_input, spread_other = [], []
+    for size_input, size_other in zip(input_shape, other_shape):
+        spread_input += [size_input, 1]
+        spread_other += [1, size_other]
+    product = (unsafe_view_op.function(input, tuple(spread_input))
+               * unsafe_view_op.function(other, tuple(spread_other)))
+    return unsafe_view_op.function(product, tuple(x * y for x, y in zip(input_shape,
+                                                                       other_shape)))
 
 
 # --- einsum ---------------------------------------------------------------------------------
-def _einsum_parse(equation: str, operands) -> tuple[list[str], str]:
-    equation = equation.replace(" ", "")
-    if "->" in equation:
-        inputs_text, output = equation.split("->")
-    else:
-        inputs_text, output = equation, None
-    terms = inputs_text.split(",")
-    if len(terms) != len(operands):
-        raise RuntimeError("einsum(): more operands were provided than specified in the "
-                           "equation" if len(operands) > len(terms) else
-                           "einsum(): fewer operands were provided than specified in the "
+# einsum follows PyTorch's plan step by step, so that the graph (and its node names) match:
+# each operand is brought to one common dim order (output dims first, then the contracted
+# ones) by diagonal/unsqueeze/permute; operands are then folded left to right, each pair as a
+# batched matmul (or a product when nothing is contracted); contracted dims left in the end
+# are viewed away (several operands) or summed (one operand).
+_ELLIPSIS = -1
+
+
+def _einsum_label(char: str) -> int:
+    """Labels sort as PyTorch orders them: 'A'-'Z' before 'a'-'z'."""
+    return ord(char) - ord("A") if char <= "Z" else ord(char) - ord("a") + 26
+
+
+def _einsum_char(label: int) -> str:
+    return chr(ord("A") + label) if label < 26 else chr(ord("a") + label - 26)
+
+
+def _einsum_terms(equation: str, num_operands: int) -> tuple[list[list[int]], int]:
+    """The label lists of the operands (``_ELLIPSIS`` marks '...'), and where '->' starts."""
+    arrow = equation.find("->")
+    end = len(equation) if arrow == -1 else arrow
+    terms: list[list[int]] = [[]]
+    dots = 0
+    for position in range(end + 1):
+        char = equation[position] if position < end else ","
+        operand = len(terms) - 1
+        if char == ".":
+            if _ELLIPSIS in terms[-1]:
+                raise RuntimeError(f"einsum(): found '.' for operand {operand} for which an "
+                                   "ellipsis was already found")
+            dots += 1
+            if dots == 3:
+                terms[-1].append(_ELLIPSIS)
+                dots = 0
+            continue
+        if dots:
+            raise RuntimeError(f"einsum(): found '.' for operand {operand} that is not part of "
+                               "any ellipsis")
+        if char == ",":
+            if position < end:
+                terms.append([])
+        elif char.isascii() and char.isalpha():
+            terms[-1].append(_einsum_label(char))
+        elif char != " ":
+            raise RuntimeError(f"einsum(): invalid subscript given at index {position} in the "
+                               "equation string, subscripts must be in [a-zA-Z]")
+    if len(terms) < num_operands:
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    if len(terms) > num_operands:
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the "
                            "equation")
-    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in equation]
-    ellipsis_ndim = 0
-    for index, (term, operand) in enumerate(zip(terms, operands)):
-        if "..." in term:
-            ellipsis_ndim = max(ellipsis_ndim, operand.ndim - (len(term) - 3))
-        elif len(term) != operand.ndim:
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)})"
-                               f" does not match the number of dimensions ({operand.ndim}) for "
-                               f"operand {index} and no ellipsis was given")
-    # Ellipsis dims are right-aligned: operand with fewer of them uses the last letters.
-    expanded = []
-    for term, operand in zip(terms, operands):
-        if "..." in term:
-            count = operand.ndim - (len(term) - 3)
-            letters = "".join(spare[ellipsis_ndim - count:ellipsis_ndim])
-            expanded.append(term.replace("...", letters))
-        else:
-            expanded.append(term)
-    ellipsis_letters = "".join(spare[:ellipsis_ndim])
-    if output is None:
-        counts: dict[str, int] = {}
-        for term in expanded:
-            for letter in term:
-                counts[letter] = counts.get(letter, 0) + 1
-        output = ellipsis_letters + "".join(
-            sorted(c for c, n in counts.items() if n == 1 and c not in ellipsis_letters))
+    return terms, arrow
+
+
+def _einsum_output(equation: str, arrow: int, counts: list[int],
+                   ellipsis_ndim: int) -> tuple[list[int], int, int, int]:
+    """Each label's position in the common dim order (-1 where unused), where the ellipsis
+    dims start there, the output's number of dims (they come first) and the total."""
+    position_of = [-1] * 52
+    ellipsis_start = -1
+    next_position = 0
+    if arrow == -1:
+        # Implicit output: the ellipsis dims, then the labels used once, in label order.
+        ellipsis_start, next_position = 0, ellipsis_ndim
+        for label, count in enumerate(counts):
+            if count == 1:
+                position_of[label] = next_position
+                next_position += 1
     else:
-        output = output.replace("...", ellipsis_letters)
-    for letter in output:
-        if not letter.isalpha():
-            raise RuntimeError(f"einsum(): invalid subscript given at index {output.index(letter)}"
-                               f" in the equation string, subscripts must be in [a-zA-Z]")
-    return expanded, output
+        dots = 0
+        for position in range(arrow + 2, len(equation) + 1):
+            char = equation[position] if position < len(equation) else " "
+            if char == ".":
+                if ellipsis_start != -1:
+                    raise RuntimeError("einsum(): found '.' for output but an ellipsis (...) "
+                                       "was already found")
+                dots += 1
+                if dots == 3:
+                    ellipsis_start, dots = next_position, 0
+                    next_position += ellipsis_ndim
+                continue
+            if dots:
+                raise RuntimeError("einsum(): found '.' for output that is not part of any "
+                                   "ellipsis (...)")
+            if char == " ":
+                continue
+            if not (char.isascii() and char.isalpha()):
+                raise RuntimeError(f"einsum(): invalid subscript given at index {position} in "
+                                   "the equation string, subscripts must be in [a-zA-Z]")
+            label = _einsum_label(char)
+            if counts[label] == 0:
+                raise RuntimeError(f"einsum(): output subscript {char} does not appear in the "
+                                   "equation for any input operand")
+            if position_of[label] != -1:
+                raise RuntimeError(f"einsum(): output subscript {char} appears more than once "
+                                   "in the output")
+            position_of[label] = next_position
+            next_position += 1
+    output_ndim = next_position
+    if ellipsis_start == -1:  # ellipsis dims not in the output are contracted first
+        ellipsis_start = next_position
+        next_position += ellipsis_ndim
+    for label, count in enumerate(counts):
+        if count and position_of[label] == -1:
+            position_of[label] = next_position
+            next_position += 1
+    return position_of, ellipsis_start, output_ndim, next_position
 
 
-def _einsum_diagonal(operand, term: str):
-    """Take diagonals for letters repeated within one operand ('ii->i')."""
-    from .._creation import eye
-
-    while len(set(term)) != len(term):
-        letter = next(c for c in term if term.count(c) > 1)
-        first = term.index(letter)
-        second = term.index(letter, first + 1)
-        size = operand.shape[first]
-        shape = [1] * operand.ndim
-        shape[first] = shape[second] = size
-        mask = eye(size, dtype=operand.dtype).reshape(shape)
-        operand = (operand * mask).sum(second)
-        term = term[:second] + term[second + 1:]
-    return operand, term
+def _einsum_align(index: int, operand, term: list[int], position_of: list[int],
+                  ellipsis_start: int, ellipsis_ndim: int, total: int, label_sizes: list[int],
+                  ellipsis_sizes: list[int], counts: list[int]):
+    """One operand in the common dim order: diagonals for repeated labels, size-1 dims for
+    missing ones, then one permute. Records label sizes and how many operands have each dim
+    with a size other than 1 (``counts``)."""
+    permutation = [-1] * total
+    dim = 0
+    for label in term:
+        if label == _ELLIPSIS:
+            covered = operand.ndim - (len(term) - 1)
+            for j in range(ellipsis_ndim - covered, ellipsis_ndim):
+                size = operand.shape[dim]
+                if size != 1:
+                    if ellipsis_sizes[j] not in (1, size):
+                        raise RuntimeError(
+                            f"einsum(): dimension {j} covered by ellipsis in operand {index} "
+                            f"has size {size} which does not broadcast with previously seen "
+                            f"ellipsis with size {ellipsis_sizes[j]} for the respective "
+                            "dimension")
+                    ellipsis_sizes[j] = size
+                    counts[ellipsis_start + j] += 1
+                permutation[ellipsis_start + j] = dim
+                dim += 1
+        elif permutation[position_of[label]] == -1:
+            size = operand.shape[dim]
+            if size != 1:
+                if label_sizes[label] not in (1, size):
+                    raise RuntimeError(
+                        f"einsum(): subscript {_einsum_char(label)} has size {size} for operand "
+                        f"{index} which does not broadcast with previously seen size "
+                        f"{label_sizes[label]}")
+                label_sizes[label] = size
+                counts[position_of[label]] += 1
+            permutation[position_of[label]] = dim
+            dim += 1
+        else:
+            first = permutation[position_of[label]]
+            if operand.shape[dim] != operand.shape[first]:
+                raise RuntimeError(
+                    f"einsum(): subscript {_einsum_char(label)} is repeated for operand {index} "
+                    f"but the sizes don't match, {operand.shape[dim]} != "
+                    f"{operand.shape[first]}")
+            operand = operand.diagonal(0, first, dim).movedim(-1, first)
+    for position, source in enumerate(permutation):
+        if source == -1:
+            operand = operand.unsqueeze(dim)
+            permutation[position] = dim
+            dim += 1
+    return operand.permute(*permutation)
 
 
 @public()
-def einsum(equation: str, *operands):
-    """Einstein summation over the operands; see torch.einsum."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    terms, output = _einsum_parse(equation, operands)
-    sizes: dict[str, int] = {}
+def einsum(*args) -> Tensor:
+    """Einstein summation over the operands; see torch.einsum. Takes ``(equation,
+    *operands)``, ``(equation, [operands])`` or the sublist form ``(op, [dims], ..., [out])``."""
+    if not args:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    if isinstance(args[0], str):
+        equation, operands = args[0], args[1:]
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = tuple(operands[0])
+    else:
+        equation, operands = _einsum_sublists(args)
+    if not operands:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    terms, arrow = _einsum_terms(equation, len(operands))
+    counts = [0] * 52
+    ellipsis_ndim = 0
     for index, (term, operand) in enumerate(zip(terms, operands)):
-        for letter, size in zip(term, operand.shape):
-            seen = sizes.get(letter)
-            if seen is not None and size != seen and size != 1 and seen != 1:
-                raise RuntimeError(f"einsum(): subscript {letter} has size {size} for operand "
-                                   f"{index} which does not broadcast with previously seen size "
-                                   f"{seen}")
-            sizes[letter] = max(size, seen or 1)
-    pairs = [_einsum_diagonal(operand, term) for operand, term in zip(operands, terms)]
-    # Sum letters that appear in one operand only and not in the output, then contract
-    # left to right.
-    current, current_term = pairs[0]
-    for position in range(1, len(pairs) + 1):
-        later = output + "".join(term for _, term in pairs[position:])
-        drop = [i for i, c in enumerate(current_term) if c not in later]
-        if position < len(pairs):
-            other, other_term = pairs[position]
-            drop = [i for i in drop if current_term[i] not in other_term]
-        if drop:
-            current = current.sum(tuple(drop))
-            current_term = "".join(c for i, c in enumerate(current_term) if i not in drop)
-        if position == len(pairs):
-            break
-        other, other_term = pairs[position]
-        rest = output + "".join(term for _, term in pairs[position + 1:])
-        other_drop = [i for i, c in enumerate(other_term) if c not in rest
-                      and c not in current_term]
-        if other_drop:
-            other = other.sum(tuple(other_drop))
-            other_term = "".join(c for i, c in enumerate(other_term) if i not in other_drop)
-        current, current_term = _einsum_pair(current, current_term, other, other_term, rest,
-                                             sizes)
-    permutation = [current_term.index(c) for c in output]
-    if permutation != list(range(len(permutation))):
-        current = current.permute(*permutation)
-    return current
+        named = len(term) - (_ELLIPSIS in term)
+        if _ELLIPSIS in term:
+            if named > operand.ndim:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named})"
+                                   f" is more than the number of dimensions ({operand.ndim}) for "
+                                   f"operand {index}")
+            ellipsis_ndim = max(ellipsis_ndim, operand.ndim - named)
+        elif named != operand.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) "
+                               f"does not match the number of dimensions ({operand.ndim}) for "
+                               f"operand {index} and no ellipsis was given")
+        for label in term:
+            if label != _ELLIPSIS:
+                counts[label] += 1
+    position_of, ellipsis_start, output_ndim, total = _einsum_output(equation, arrow, counts,
+                                                                     ellipsis_ndim)
+    label_sizes = [1] * 52
+    ellipsis_sizes = [1] * ellipsis_ndim
+    dim_counts = [0] * total
+    aligned = [_einsum_align(index, operand, term, position_of, ellipsis_start, ellipsis_ndim,
+                             total, label_sizes, ellipsis_sizes, dim_counts)
+               for index, (operand, term) in enumerate(zip(operands, terms))]
+    while len(aligned) > 1:
+        left, right = aligned[0], aligned[1]
+        del aligned[:2]
+        # A contracted dim is summed in the product once no later operand has it; one that
+        # only this operand has is summed right away.
+        sum_dims, left_sums, right_sums = [], [], []
+        for dim in range(output_ndim, total):
+            if left.shape[dim] != 1 and right.shape[dim] != 1:
+                dim_counts[dim] -= 1
+                if dim_counts[dim] == 1:
+                    sum_dims.append(dim)
+                    dim_counts[dim] = 0
+            elif dim_counts[dim] == 1:
+                if left.shape[dim] != 1:
+                    left_sums.append(dim)
+                    dim_counts[dim] = 0
+                elif right.shape[dim] != 1:
+                    right_sums.append(dim)
+                    dim_counts[dim] = 0
+        if left_sums:
+            left = left.sum(left_sums, keepdim=True)
+        if right_sums:
+            right = right.sum(right_sums, keepdim=True)
+        aligned.insert(0, _einsum_pair(left, right, sum_dims))
+    result = aligned[0]
+    if total > output_ndim:
+        if len(operands) > 1:  # the contracted dims are size 1 by now
+            return result.view(*result.shape[:output_ndim])
+        return result.sum(list(range(output_ndim, total)))
+    return result
 
 
-def _einsum_pair(left, left_term, right, right_term, keep, sizes):
-    batch = [c for c in left_term if c in right_term and c in keep]
-    contract = [c for c in left_term if c in right_term and c not in keep]
-    left_only = [c for c in left_term if c not in right_term]
-    right_only = [c for c in right_term if c not in left_term]
-    left = left.permute(*[left_term.index(c) for c in batch + left_only + contract])
-    right = right.permute(*[right_term.index(c) for c in batch + contract + right_only])
-    left = left.expand(*[sizes[c] for c in batch], *left.shape[len(batch):])
-    right = right.expand(*[sizes[c] for c in batch], *right.shape[len(batch):])
-    if any(left.shape[len(batch) + len(left_only) + i] != right.shape[len(batch) + i]
-           for i in range(len(contract))):
-        # A contracted letter broadcast (size 1 on one side): sum that side first.
-        for i, c in enumerate(contract):
-            if left.shape[len(batch) + len(left_only) + i] != sizes[c]:
-                left = left.expand(*left.shape[:len(batch) + len(left_only) + i], sizes[c],
-                                   *left.shape[len(batch) + len(left_only) + i + 1:])
-            if right.shape[len(batch) + i] != sizes[c]:
-                right = right.expand(*right.shape[:len(batch) + i], sizes[c],
-                                     *right.shape[len(batch) + i + 1:])
-    batch_size = math.prod(sizes[c] for c in batch)
-    left_size = math.prod(left.shape[len(batch) + i] for i in range(len(left_only)))
-    right_size = math.prod(right.shape[len(batch) + len(contract) + i]
-                           for i in range(len(right_only)))
-    contract_size = math.prod(sizes[c] for c in contract)
-    product = matmul(left.reshape(batch_size, left_size, contract_size),
-                     right.reshape(batch_size, contract_size, right_size))
-    shape = ([sizes[c] for c in batch] + list(left.shape[len(batch):len(batch) + len(left_only)])
-             + list(right.shape[len(batch) + len(contract):]))
-    return product.reshape(*shape), "".join(batch + left_only + right_only)
+def _einsum_sublists(args) -> tuple[str, tuple]:
+    """(op, dims, op, dims, ..., [output dims]) as an equation string and the operands."""
+
+    def letters(sublist) -> str:
+        text = ""
+        for item in sublist:
+            if item is Ellipsis:
+                text += "..."
+            elif isinstance(item, int) and 0 <= item < 52:
+                text += _einsum_char(item)
+            else:
+                raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                                 "range [0, 52)")
+        return text
+
+    operands = args[0::2][:len(args) // 2]
+    terms = [letters(sublist) for sublist in args[1::2][:len(args) // 2]]
+    equation = ",".join(terms)
+    if len(args) % 2:
+        equation += "->" + letters(args[-1])
+    return equation, tuple(operands)
+
+
+def _einsum_pair(left, right, sum_dims: list[int]):
+    """Product of two aligned operands summed over ``sum_dims`` (kept as size 1): a bmm over
+    (dims both have, dims only left has, summed) x (both, summed, only right)."""
+    if not sum_dims:
+        return left * right
+    both, left_only, right_only = [], [], []
+    for dim in range(left.ndim):
+        if dim in sum_dims:
+            continue
+        if left.shape[dim] != 1 and right.shape[dim] != 1:
+            both.append(dim)
+        elif left.shape[dim] != 1:
+            left_only.append(dim)
+        else:
+            right_only.append(dim)
+    shape = ([left.shape[d] for d in both + left_only] + [1] * len(sum_dims)
+             + [right.shape[d] for d in right_only])
+    both_size = math.prod(left.shape[d] for d in both)
+    left_size = math.prod(left.shape[d] for d in left_only)
+    right_size = math.prod(right.shape[d] for d in right_only)
+    sum_size = math.prod(left.shape[d] for d in sum_dims)
+    order = both + left_only + sum_dims + right_only
+    left = left.permute(*order).reshape(both_size, left_size, sum_size)
+    right = right.permute(*both, *sum_dims, *right_only, *left_only).reshape(
+        both_size, sum_size, right_size)
+    result = left.bmm(right).view(*shape)
+    return result.permute(*[order.index(dim) for dim in range(len(order))])
 
 
 # --- cross product --------------------------------------------------------------------------
@@ -1114,9 +1300,13 @@ def matrix_power(input, n):
         return input.clone().copy_(identity)
     if n < 0:
         input = inv(input)
+        if n == -1:
+            return input
         n = -n
     if n == 1:
         return input.clone()
+    if n == 3:  # PyTorch's special case: (A A) A
+        return matmul(matmul(input, input), input)
     # Binary powering: the same products (and rounding) as repeated squaring.
     result = None
     base = input
@@ -1199,46 +1389,38 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     _check_float("linalg.matrix_norm", A._data)
     if dtype is not None:
         A = A.to(dtype)
+    dim = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(str(d) for d in dim)}")
     dims = tuple(normalize_dim(d, A.ndim) for d in dim)
-    if len(dims) != 2 or dims[0] == dims[1]:
-        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, "
-                           f"{dim[1]})")
+    if dims[0] == dims[1]:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got {dims}")
     if ord == "fro":
-        return vector_norm(A, 2, dims, keepdim)
+        return vector_norm(A, 2, dim, keepdim)
     inf = float("inf")
     if ord in ("nuc", 2, -2):
-        moved = _move_to_end(A, dims)
-        values = svdvals(moved)
+        # Singular values of the matrices moved to the last two dims, reduced over the last
+        # dim; with keepdim the reduced dims come back and the permutation is undone.
+        rest = [d for d in range(A.ndim) if d not in dims]
+        order = rest + list(dims)
+        values = svdvals(A.permute(*order))
         if ord == "nuc":
-            result = values.sum(-1)
-        elif ord == 2:
-            result = _tapegrad_function("amax")(values, -1)
+            result = values.sum(-1, keepdim=keepdim)
         else:
-            result = _tapegrad_function("amin")(values, -1)
-        return _restore_dims(result, dims, keepdim)
-    if ord in (1, -1, inf, -inf):
-        # 1: largest column sum; inf: largest row sum.
-        summed, reduced = (dims[0], dims[1]) if ord in (1, -1) else (dims[1], dims[0])
-        sums = A.abs().sum(summed, keepdim=True)
-        reducer = _tapegrad_function("amax" if ord > 0 else "amin")
-        result = reducer(sums, reduced, keepdim=True)
-        if not keepdim:
-            result = result.squeeze(dims)
+            result = _tapegrad_function("amax" if ord == 2 else "amin")(values, -1, keepdim)
+        if keepdim:
+            result = result.unsqueeze(-1).permute(*[order.index(d) for d in range(A.ndim)])
         return result
+    if ord in (1, -1, inf, -inf):
+        # 1: largest column sum (abs values summed over dim 0 of each matrix); inf: largest
+        # row sum. The sums are 1-norms of vectors, as PyTorch computes them.
+        summed, reduced = dims if ord in (1, -1) else dims[::-1]
+        if not keepdim and summed < reduced:
+            reduced -= 1
+        sums = vector_norm(A, 1.0, (summed,), keepdim)
+        return _tapegrad_function("amax" if ord > 0 else "amin")(sums, (reduced,), keepdim)
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-
-
-def _move_to_end(A, dims):
-    rest = [d for d in range(A.ndim) if d not in dims]
-    order = rest + list(dims)
-    return A if order == list(range(A.ndim)) else A.permute(*order)
-
-
-def _restore_dims(result, dims, keepdim):
-    if keepdim:
-        for d in sorted(dims):
-            result = result.unsqueeze(d)
-    return result
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):

@@ -11,6 +11,7 @@ from .._backend import quiet
 from .._tensor import Tensor, wrap
 from . import _samples as samples
 from ._registry import defop
+from .nn_ops import add_scalar_op, div_scalar_op, mul_scalar_op, sub_scalar_op
 
 Sample = samples.Sample
 
@@ -335,10 +336,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         products = log_probabilities * target
         if weight is not None:
             products = products * weight.reshape(*weight_shape)
-        loss = -products.sum(class_dim)
-        if reduction == "mean":
-            return loss.sum() / (input.numel() // classes) if input.ndim > 1 else loss.sum()
-        return _reduce(loss, reduction)
+        if reduction == "none":
+            return -products.sum(class_dim)
+        if reduction == "sum":
+            return -products.sum()
+        return div_scalar_op.function(-products.sum(), input.numel() // classes)
     nll = nll_loss(log_probabilities, target, weight, None, ignore_index, None, reduction)
     if label_smoothing <= 0:
         return nll
@@ -346,7 +348,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     scaled = log_probabilities if weight is None else \
         log_probabilities * weight.reshape(*weight_shape)
     valid = (target != ignore_index)
-    smooth = -scaled.sum(class_dim) * valid
+    smooth = (-scaled.sum(class_dim)).masked_fill(~valid, 0.0)
     if reduction == "mean":
         if weight is None:
             smooth = smooth.sum() / valid.sum()
@@ -357,7 +359,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             smooth = smooth.sum() / picked.sum()
     else:
         smooth = _reduce(smooth, reduction)
-    return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+    return (mul_scalar_op.function(nll, 1 - label_smoothing)
+            + mul_scalar_op.function(smooth, label_smoothing / classes))
 
 
 # --- binary cross entropy -------------------------------------------------------------------
@@ -503,8 +506,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
-def _clamp_min(tensor, value):
-    return tensor.clamp(min=value)
+def _scalar_tensor(value, like):
+    """A Python number as a 0-d tensor of ``like``'s dtype: PyTorch's C++ losses write
+    ``1 - x`` that way, and record SubBackward0 (not RsubBackward1)."""
+    return wrap(np.asarray(value, like._data.dtype))
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
@@ -516,7 +521,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
                            f"but got sizes: input1: {_size(input1)}, input2: {_size(input2)}, "
                            f"target: {_size(target)} ")
-    return _reduce(_clamp_min(-target * (input1 - input2) + margin, 0), reduction)
+    return _reduce(add_scalar_op.function(-target * (input1 - input2), margin).clamp_min(0),
+                   reduction)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
@@ -526,9 +532,9 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     from .pointwise import where
 
     reduction = _reduction(size_average, reduce, reduction)
-    margin_part = where(target == -1, _clamp_min(margin - input, 0), 0.0)
+    margin_part = where(target == -1, (_scalar_tensor(margin, input) - input).clamp_min(0), 0.0)
     positive_part = where(target == 1, input, 0.0)
-    return _reduce(positive_part + margin_part, reduction)
+    return _reduce(margin_part + positive_part, reduction)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
@@ -539,12 +545,13 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
     reduction = _reduction(size_average, reduce, reduction)
     eps = 1e-12
-    products = (input1 * input2).sum(-1)
-    squares1 = (input1 * input1).sum(-1) + eps
-    squares2 = (input2 * input2).sum(-1) + eps
+    dim = target.ndim
+    products = (input1 * input2).sum(dim)
+    squares1 = add_scalar_op.function((input1 * input1).sum(dim), eps)
+    squares2 = add_scalar_op.function((input2 * input2).sum(dim), eps)
     cosine = products / (squares1 * squares2).sqrt()
-    positive = where(target == 1, 1 - cosine, 0.0)
-    negative = where(target == -1, _clamp_min(cosine - margin, 0), 0.0)
+    positive = where(target == 1, _scalar_tensor(1, cosine) - cosine, 0.0)
+    negative = where(target == -1, sub_scalar_op.function(cosine, margin).clamp_min(0), 0.0)
     return _reduce(positive + negative, reduction)
 
 
@@ -565,7 +572,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
         distance_negative = tapegrad.minimum(distance_negative,
                                              pairwise_distance(positive, negative, p, eps))
-    return _reduce(_clamp_min(margin + distance_positive - distance_negative, 0), reduction)
+    difference = add_scalar_op.function(distance_positive, margin) - distance_negative
+    return _reduce(difference.clamp_min(0), reduction)
 
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
@@ -577,7 +585,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     if log_input:
         loss = input.exp() - target * input
     else:
-        loss = input - target * (input + eps).log()
+        loss = input - target * add_scalar_op.function(input, eps).log()
     if full:
         # Stirling's term, only where target > 1.
         stirling = target * target.log() - target + 0.5 * (2 * np.pi * target).log()

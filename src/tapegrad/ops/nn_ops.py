@@ -13,6 +13,7 @@ from . import _samples as samples
 from ._registry import defop
 from .indexing import zeros_of
 from .linalg import matmul
+from .reduction import _vector_norm, _vector_norm_rule
 
 Sample = samples.Sample
 
@@ -1149,6 +1150,52 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return result.view(*input.shape)
 
 
+# --- Tensor-Scalar arithmetic ---------------------------------------------------------------
+# PyTorch's C++ composites (losses, distances) call the Scalar overloads of add, sub, mul and
+# div, which record their own nodes (AddBackward1...) with a single edge. Python's `x + 1.0`
+# goes through the Tensor overloads instead (AddBackward0), which tapegrad's operators keep.
+def _scalar_result(xp, input, other, result, true_division=False):
+    """``result`` in the dtype PyTorch gives ``input <op> other`` for a Python number."""
+    target = _dtype.result_type(_dtype.from_numpy_dtype(input.dtype), None,
+                                _dtype.scalar_dtype(other))
+    if true_division and target.numpy.kind not in "fc":
+        target = _dtype.get_default_dtype()
+    return xp.asarray(result).astype(target.numpy, copy=False)
+
+
+def _add_scalar(xp, input, other, alpha=1):
+    return _scalar_result(xp, input, other, input + other * alpha)
+
+
+def _sub_scalar(xp, input, other, alpha=1):
+    return _scalar_result(xp, input, other, input - other * alpha)
+
+
+def _mul_scalar(xp, input, other):
+    return _scalar_result(xp, input, other, input * other)
+
+
+def _div_scalar(xp, input, other):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _scalar_result(xp, input, other, xp.true_divide(input, other), True)
+
+
+_SCALAR_SAMPLES = [Sample(((3, 4),), args=(1.5,)), Sample(((),), args=(-2,)),
+                   Sample(((2, 3, 2),), args=(0.25,))]
+add_scalar_op = defop(_add_scalar, name="add_scalar", node="AddBackward1", kind="elementwise",
+                      function=False, grads={"input": lambda grad: grad},
+                      samples=_SCALAR_SAMPLES + [Sample(((3,),), args=(2.0, -3))])
+sub_scalar_op = defop(_sub_scalar, name="sub_scalar", node="SubBackward1", kind="elementwise",
+                      function=False, grads={"input": lambda grad: grad},
+                      samples=_SCALAR_SAMPLES + [Sample(((3,),), args=(2.0, 0.5))])
+mul_scalar_op = defop(_mul_scalar, name="mul_scalar", node="MulBackward1", kind="elementwise",
+                      function=False, grads={"input": lambda grad, other: grad * other},
+                      samples=_SCALAR_SAMPLES)
+div_scalar_op = defop(_div_scalar, name="div_scalar", node="DivBackward1", kind="elementwise",
+                      function=False, grads={"input": lambda grad, other: grad / other},
+                      samples=_SCALAR_SAMPLES)
+
+
 # --- distances and similarity ---------------------------------------------------------------
 def _clamp_min(tensor, value):
     return tensor.clamp_min(value) if hasattr(tensor, "clamp_min") else tensor.clamp(min=value)
@@ -1166,21 +1213,47 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """Cosine of the angle between x1 and x2 along dim; see
     torch.nn.functional.cosine_similarity."""
+    from ..autograd.grad_mode import no_grad
     from .reduction import vector_norm
+    from .shape import expand_op
 
-    shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    x1, x2 = x1.expand(*shape), x2.expand(*shape)
-    x1 = x1 / _clamp_min(vector_norm(x1, 2, dim, True), eps)
-    x2 = x2 / _clamp_min(vector_norm(x2, 2, dim, True), eps)
-    return (x1 * x2).sum(dim)
+    if tuple(x1.shape) != tuple(x2.shape):
+        shape = tuple(np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape)))
+        x1, x2 = expand_op.function(x1, shape), expand_op.function(x2, shape)
+    norms = []
+    for x in (x1, x2):
+        # As PyTorch: the norm is clamped to eps in place on a copy, outside autograd, so the
+        # gradient flows through the norm as if no clamp were there.
+        norm = vector_norm(x, 2, dim, True).clone()
+        with no_grad():
+            norm.clamp_min_(eps)
+        norms.append(norm)
+    return ((x1 / norms[0]) * (x2 / norms[1])).sum(dim)
+
+
+def _norm(xp, input, p, dim, keepdim=False):
+    if input.dtype.kind not in "fc":
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
+                           f"Got {_dtype.from_numpy_dtype(input.dtype).name.capitalize()} "
+                           "instead.")
+    return _vector_norm(xp, input, 2 if p is None else p, dim, keepdim)
+
+
+# The p-norm over dims that PyTorch's C++ composites call (at::norm: NormBackward1); the
+# Python torch.norm goes to linalg.vector_norm instead.
+norm_op = defop(_norm, name="norm", node="NormBackward1", function=False,
+                grads={"input": lambda grad, input, result, p, dim, keepdim: _vector_norm_rule(
+                    grad, input, result, 2 if p is None else p, dim, keepdim)},
+                samples=[Sample(((3, 4),), args=(2.0, (1,))),
+                         Sample(((3, 4),), args=(1.0, (0,), True)),
+                         Sample(((2, 3, 2),), args=(3.0, (0, 2))),
+                         Sample(((5,),), args=(float("inf"), (0,)))])
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """p-norm of x1 - x2 + eps along the last dim; see torch.nn.functional.pairwise_distance."""
-    from .reduction import vector_norm
-
-    difference = x1 - x2 + eps
-    return vector_norm(difference, p, -1, keepdim)
+    last = max(x1.ndim, x2.ndim) - 1
+    return norm_op.function(add_scalar_op.function(x1 - x2, eps), p, (last,), keepdim)
 
 
 def cdist(xp, x1, x2, p=2.0, compute_mode=None):

@@ -222,8 +222,11 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector 2-norm by default (p='fro' means 2 over the flattened tensor); see torch.norm."""
     if p == "fro" or p is None:
         p = 2
-    if p == "nuc":
-        raise NotImplementedError("nuclear norm: use tapegrad.linalg.matrix_norm")
+    if isinstance(p, str):  # 'nuc' (or a bad name): a matrix norm over dim, all dims by default
+        from .linalg import matrix_norm
+
+        dims = tuple(range(input.ndim)) if dim is None else dim
+        return matrix_norm(input, p, dims, keepdim, dtype=dtype)
     return vector_norm_op.function(input, float(p) if not isinstance(p, int) else p, dim,
                                    keepdim, dtype=dtype)
 
