@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import quiet
+from .._backend import ignore_errors, quiet, restore_errors
+from .._dispatch import FAST_TYPES, check_inplace, common_dtype, write_inplace
 from . import _samples as samples
 from ._registry import FUNCTIONS, METHODS, OPS, defop, public
 
@@ -66,8 +67,6 @@ def alias_of(name: str, alias: str) -> None:
 
 def _inplace(function: Callable, name: str) -> Callable:
     """The in-place variant of a composite: compute out of place, write into ``input``."""
-    from .._dispatch import check_inplace, write_inplace
-
     def inplace(input, *args, **kwargs):
         check_inplace(input)
         write_inplace(input, function(input, *args, **kwargs))
@@ -132,8 +131,11 @@ alias_of("mul", "multiply")
 
 
 def _div(xp, input, other):
-    with quiet():
+    token = ignore_errors()
+    try:
         return xp.true_divide(input, other)
+    finally:
+        restore_errors(token)
 
 
 div_op = defop(_div, name="div", node="DivBackward0", inputs=2, promote="float", kind=E,
@@ -350,8 +352,11 @@ alias_of("neg", "negative")
 
 def reciprocal(xp, input):
     """1 / input; see torch.reciprocal."""
-    with quiet():
+    token = ignore_errors()
+    try:
         return xp.reciprocal(input)
+    finally:
+        restore_errors(token)
 
 
 defop(reciprocal, node="ReciprocalBackward0", promote="float", kind=E,
@@ -409,8 +414,13 @@ def _pow_scalar_rule(grad, input, exponent):
 def _pow(xp, input, exponent):
     if input.dtype.kind in "iub" and type(exponent) is int and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    with quiet():
-        return xp.power(input, exponent)
+    token = ignore_errors()
+    try:
+        # ``**`` takes NumPy's shortcuts for the exponents 2, 0.5, -1 (square, sqrt,
+        # reciprocal), as PyTorch's kernel special-cases them; np.power does not.
+        return input ** exponent
+    finally:
+        restore_errors(token)
 
 
 def _integer_power(xp, base, exponent):
@@ -476,8 +486,10 @@ def _log_of_number(value):
 @public(methods=("pow", "__pow__"))
 def pow(input, exponent):  # noqa: A001 - torch.pow
     """input ** exponent, with a tensor or a number on either side; see torch.pow."""
-    from .._dispatch import common_dtype
-
+    kind = type(exponent)
+    if (kind is int or kind is float) and type(input) in FAST_TYPES and \
+            input._data.dtype.kind in "fc":
+        return pow_tensor_scalar.function(input, exponent)  # the common case, first
     if _is_number(input):
         # The number is a param, not an input: promote with it here (2.5 ** ints is float).
         target = common_dtype((input, exponent))
@@ -514,8 +526,11 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
     """Declare a unary op that computes in floating point (integers become the default float)."""
 
     def forward(xp, input):
-        with quiet():
+        token = ignore_errors()
+        try:
             return compute(xp, input)
+        finally:
+            restore_errors(token)
 
     forward.__name__ = name
     forward.__doc__ = f"{doc}; see torch.{name}."
@@ -618,10 +633,10 @@ _float_unary("atanh", lambda xp, x: xp.arctanh(x), "AtanhBackward0",
 
 def _sigmoid(xp, x):
     # 1 / (1 + e^-x) has no cancellation anywhere; e^-x may overflow to inf for very negative
-    # x, giving 0 (only denormal results are lost), and quiet() keeps NumPy from warning.
-    # This is several times faster than selecting between two stable branches with np.where.
-    with quiet():
-        return xp.reciprocal(1 + xp.exp(-x)).astype(x.dtype, copy=False)
+    # x, giving 0 (only denormal results are lost); the float-unary forward around this keeps
+    # NumPy from warning. This is several times faster than selecting between two stable
+    # branches with np.where.
+    return xp.reciprocal(1 + xp.exp(-x)).astype(x.dtype, copy=False)
 
 
 _float_unary("sigmoid", _sigmoid, "SigmoidBackward0",
