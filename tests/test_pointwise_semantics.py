@@ -119,6 +119,9 @@ BINARY = {
         lib.tensor([True, False, True]), a, b),
     "bitwise_and": lambda lib, a, b: a & b, "clamp": lambda lib, a, b: lib.clamp(a, min=b),
     "logical_xor": lambda lib, a, b: lib.logical_xor(a, b),
+    # pow both ways round: ints ** 0.5 are floats, bools ** 2 ints, 2.5 ** ints floats, and
+    # integers to negative integer powers give 0 or +-1 (or raise, for a number exponent).
+    "pow": lambda lib, a, b: lib.pow(a, b), "rpow": lambda lib, a, b: b ** a,
 }
 
 

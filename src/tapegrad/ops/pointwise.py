@@ -427,6 +427,8 @@ def _integer_power(xp, base, exponent):
     """base ** exponent in integers, where NumPy refuses negative exponents: PyTorch gives
     1 for a base of 1, +-1 for -1 (by the exponent's parity) and 0 for every other base."""
     base, exponent = xp.asarray(base), xp.asarray(exponent)
+    if base.dtype.kind == "b" and exponent.dtype.kind in "iu":
+        base = base.astype(exponent.dtype)  # True ** ints: the bool counts as an integer
     if base.dtype.kind not in "iu" or exponent.dtype.kind not in "iu" or not (exponent < 0).any():
         with quiet():
             return xp.power(base, exponent)
@@ -499,6 +501,8 @@ def pow(input, exponent):  # noqa: A001 - torch.pow
             exponent = exponent.to(target)
         return pow_scalar_tensor.function(exponent, input)
     if not _is_number(exponent):
+        if input._data.dtype.kind == "b" and exponent._data.dtype.kind == "b":
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
         return pow_tensor_tensor.function(input, exponent)
     if input._data.dtype.kind not in "fc" or isinstance(exponent, complex):
         target = common_dtype((input, exponent))
