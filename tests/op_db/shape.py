@@ -10,6 +10,7 @@ def _pad(lib, x, pad, mode="constant", value=None):
 ENTRIES = [
     OpEntry("view", "Tensor.view"),
     OpEntry("unsafe_view", lambda lib, x, shape: x.t().reshape(shape)),
+    OpEntry("reshape_alias", lambda lib, x, shape: x.t().reshape(shape)),
     OpEntry("expand", "Tensor.expand"),
     OpEntry("permute", "permute"),
     OpEntry("transpose", "transpose"),

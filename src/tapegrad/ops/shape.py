@@ -64,6 +64,14 @@ view_op = defop(_view, name="view", node="ViewBackward0", kind=L, view=True, fun
              samples.Sample(((3, 4),), args=((0, -1),), error=True)])
 
 
+reshape_alias_op = defop(
+    _view, name="reshape_alias", node="ReshapeAliasBackward0", kind=L, view=True,
+    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    # reshape reaches it for non-contiguous input; the op table's reference transposes first.
+    samples=[samples.Sample(((3, 4),), args=((2, 2, 3),)),
+             samples.Sample(((3, 4),), args=((4, 1, 3),))])
+
+
 @public(methods=("view",), function=False)
 def view(input, *shape):
     """A tensor of a new shape sharing this tensor's data; see torch.Tensor.view."""
@@ -78,14 +86,16 @@ def view(input, *shape):
 def reshape(input, *shape):
     """A view when the memory layout allows it, else a copy; see torch.reshape."""
     target = infer_shape(parse_shape(shape), input.numel())
-    if target == tuple(input.shape):
+    data = input._data
+    if data.flags.c_contiguous:
         return view_op.function(input, target)
     try:
-        input._data.reshape(target, copy=False)
+        data.reshape(target, copy=False)
     except ValueError:
         # Not expressible as a view: PyTorch copies, then reinterprets (UnsafeViewBackward0).
         return unsafe_view_op.function(clone_op.function(input), target)
-    return view_op.function(input, target)
+    # A view of non-contiguous memory: PyTorch records it as _reshape_alias.
+    return reshape_alias_op.function(input, target)
 
 
 @public(methods=("view_as",), function=False)
@@ -159,10 +169,7 @@ expand_op = defop(_expand, name="expand", node="ExpandBackward0", kind=L, view=T
 @public(methods=("expand",), function=False)
 def expand(input, *size):
     """A broadcast view of ``input`` (no copy); see torch.Tensor.expand."""
-    size = parse_shape(size)
-    if size == tuple(input.shape):
-        return input
-    return expand_op.function(input, size)
+    return expand_op.function(input, parse_shape(size))  # a new view even to the same shape
 
 
 @public(methods=("expand_as",), function=False)
