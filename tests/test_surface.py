@@ -4,7 +4,7 @@ Every listed name must exist in tapegrad wherever PyTorch has it (function, Tens
 in-place ``_`` variant), and must be exercised against PyTorch: either it is a primitive with
 samples in the op table (tests/test_ops.py runs those), or it is a composite with at least one
 call below, which is compared with PyTorch for values, dtypes, shapes, gradients and grad_fn
-names, and checked against finite differences.
+names, and checked against finite differences (gradcheck and gradgradcheck, fast mode).
 """
 
 from __future__ import annotations
@@ -413,3 +413,20 @@ def test_composite_gradcheck(name, index):
 
     assert tapegrad.autograd.gradcheck(function, tuple(inputs), eps=1e-6, atol=1e-5, rtol=1e-4,
                                        fast_mode=True)
+
+
+@pytest.mark.parametrize("name,index", CASES)
+def test_composite_gradgradcheck(name, index):
+    call, specs = CALLS[name][index]
+    inputs = _inputs(tapegrad, _arrays(name, index, specs))
+    if not any(t.requires_grad for t in inputs):
+        pytest.skip("no floating-point input")
+    if not any(o.requires_grad for o in _tensors(call(tapegrad, *inputs))):
+        pytest.skip("not differentiable: integer or boolean result")
+
+    def function(*values):
+        outputs = [o for o in _tensors(call(tapegrad, *values)) if o.requires_grad]
+        return tuple(outputs) if len(outputs) > 1 else outputs[0]
+
+    assert tapegrad.autograd.gradgradcheck(function, tuple(inputs), eps=1e-6, atol=1e-4,
+                                           rtol=1e-3, fast_mode=True)
