@@ -481,3 +481,20 @@ def test_gradient_sums_are_not_changed_after_being_passed_on():
 
     for ours, theirs in zip(run(tapegrad), run(torch)):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_leaf_keeps_a_view_gradient_only_when_nothing_else_holds_its_memory():
+    # x's gradient is a reshaped view of a product the engine made: x keeps that memory.
+    x = tapegrad.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    weight = tapegrad.tensor(np.arange(12.0))
+    (x.view(12) * weight).sum().backward()
+    assert x.grad._data.base is not None and x.grad._base is None
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(12.0).reshape(4, 3))
+    # With the intermediate's gradient retained, the same memory is visible there: x copies.
+    x.grad = None
+    flat = x.view(12)
+    flat.retain_grad()
+    (flat * weight).sum().backward()
+    assert not np.shares_memory(x.grad.numpy(), flat.grad.numpy())
+    x.grad.add_(1.0)
+    np.testing.assert_array_equal(flat.grad.numpy(), np.arange(12.0))

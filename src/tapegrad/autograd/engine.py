@@ -142,7 +142,8 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
         _deposit(buffers, node, output_nr, grad, create_graph)
     # Gradients that may be seen elsewhere (the roots' seeds, what a node passed through
     # unchanged or sent twice): a leaf must copy these rather than keep them as its .grad.
-    shared = {id(grad) for grad in root_grads}  # (a stale id only costs a copy)
+    # By id, the value kept alive so that the id cannot be reused by a fresh gradient.
+    shared = {id(grad): grad for grad in root_grads}
     # Buffer sums the engine made (and may add into in place), by id; the value keeps each
     # alive, so that its id cannot be reused by another tensor during this backward.
     owned: dict[int, Tensor] = {}
@@ -210,7 +211,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                     if grad is not None:
                         if type(child) is AccumulateGrad and not create_graph and \
                                 _passed_on(grad, grads, outputs):
-                            shared.add(id(grad))
+                            shared[id(grad)] = grad
                         meta = metas[index]
                         if meta is not None:
                             data = grad._data

@@ -208,7 +208,11 @@ def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) 
         # create_graph: keep the graph of the gradient (out of place).
         variable._grad = grad if current is None else current + grad
     elif current is None:
-        if owned and grad.grad_fn is None and _unshared_memory(grad._data):
+        if owned and grad.grad_fn is None and _keepable(grad):
+            if grad._base is not None:  # a view of a tensor nothing else holds: keep its array
+                from .._tensor import wrap
+
+                grad = wrap(grad._data)
             variable._grad = grad
         else:
             variable._grad = grad.detach().clone()
@@ -224,15 +228,26 @@ def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) 
             hook(variable)
 
 
-def _unshared_memory(array: Any) -> bool:
+def _keepable(grad: Tensor) -> bool:
+    """Whether a gradient's array may become a leaf's .grad: see _unshared_memory. A view
+    tensor's base tensor is one more holder of the base array, allowed when nothing else
+    holds that tensor (``grad._base``, the local name and getrefcount's argument)."""
+    holder = grad._base
+    if holder is None or holder._data is not grad._data.base or _getrefcount(holder) > 3:
+        return _unshared_memory(grad._data)
+    return _unshared_memory(grad._data, holders=1)
+
+
+def _unshared_memory(array: Any, holders: int = 0) -> bool:
     """Whether ``array`` is writable, C-contiguous and the only user of its memory: it owns it,
     or it covers the whole of a base array that nothing else refers to (a transposed-back
-    product, say). Two references to the base: ``array.base`` and getrefcount's argument."""
+    product, say). Three references to such a base: ``array.base``, the local name ``base``
+    and getrefcount's argument; any other view or holder makes four."""
     if not (array.flags.writeable and array.flags.c_contiguous):
         return False
     base = array.base
     return base is None or (type(base) is type(array) and base.base is None
-                            and base.size == array.size and _getrefcount(base) <= 2)
+                            and base.size == array.size and _getrefcount(base) <= 3 + holders)
 
 
 _getrefcount = sys.getrefcount
