@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,15 @@ Edge = tuple  # (Node, output_nr)
 _ndarray = np.ndarray
 _NO_OUTPUTS: list = []
 _asarray = np.asarray
+
+
+def _wrap(array: Any) -> Tensor:
+    """tapegrad._tensor.wrap, imported on first use (that module imports this one)."""
+    global _wrap
+    from .._tensor import wrap
+
+    _wrap = wrap
+    return wrap(array)
 
 
 def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
@@ -75,7 +84,10 @@ def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
             raise RuntimeError(
                 f"Function {node.name()} returned an invalid gradient at index {index} - got "
                 f"{list(grad._data.shape)} but expected shape compatible with {list(shape)}")
-        grad = sum_to_size(grad, shape)
+        if STATE.enabled:  # create_graph: the reduction is part of the gradient's graph
+            grad = sum_to_size(grad, shape)
+        else:
+            grad = _wrap(_summed_to(grad._data, shape))
     if grad._data.dtype != dtype:
         from .._dtype import FROM_NUMPY
 
@@ -83,15 +95,22 @@ def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
     return grad
 
 
+def _summed_to(array: Any, shape: tuple) -> Any:
+    """``array`` summed over the dims broadcasting added to ``shape`` (plain backward)."""
+    leading = array.ndim - len(shape)
+    dims = tuple(range(leading)) + tuple(
+        leading + i for i, size in enumerate(shape) if size == 1 and array.shape[leading + i] != 1)
+    total = array.sum(axis=dims, keepdims=True).reshape(shape)
+    return total if type(total) is _ndarray else _asarray(total)
+
+
 def _add(left: Tensor | None, right: Tensor, create_graph: bool) -> Tensor:
     if left is None:
         return right
     if create_graph:
         return left + right
-    from .._tensor import wrap
-
     total = left._data + right._data
-    return wrap(total if type(total) is _ndarray else _asarray(total))  # 0-d sums are scalars
+    return _wrap(total if type(total) is _ndarray else _asarray(total))  # 0-d sums are scalars
 
 
 def _run_tensor_prehooks(node: Node, grads: list) -> None:

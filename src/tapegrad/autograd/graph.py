@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .grad_mode import STATE
+
 if TYPE_CHECKING:
     from .._tensor import Tensor
 
@@ -192,8 +194,6 @@ def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) 
     """Add ``grad`` into ``variable.grad``. .grad never aliases another tensor: a gradient is
     copied unless the engine says it ``owned`` it (made during this backward, reaching only
     this leaf) and its array owns its writable memory; then it is kept as is, as PyTorch does."""
-    from .grad_mode import STATE
-
     if grad is None:
         return
     hooks = variable._hooks

@@ -12,7 +12,7 @@ from .._tensor import Tensor, wrap
 from . import _samples as samples
 from ._registry import defop
 from .indexing import zeros_of
-from .linalg import matmul
+from .linalg import addmm_op, matmul
 from .reduction import _vector_norm, _vector_norm_rule
 
 Sample = samples.Sample
@@ -849,8 +849,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 # --- linear layers --------------------------------------------------------------------------
 def linear(input, weight, bias=None):
     """input @ weight^T + bias; see torch.nn.functional.linear."""
-    from .linalg import addmm_op
-
     if bias is None:
         return matmul(input, weight.t())
     if input.ndim == 2:

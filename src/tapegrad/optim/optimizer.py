@@ -8,7 +8,22 @@ from typing import Any
 
 import numpy as np
 
+from .._dispatch import FAST_TYPES, MODES
 from .._tensor import Tensor
+
+
+def add_scaled_(param: Tensor, update: Tensor, alpha: float) -> None:
+    """``param.add_(update, alpha=alpha)`` for an optimizer's step (under no_grad). Plain
+    tensors of one dtype and shape are updated straight in their arrays, with no result to
+    copy back: one pass over the parameter fewer."""
+    data, other = param._data, update._data
+    if (type(param) in FAST_TYPES and type(update) in FAST_TYPES and not MODES.active
+            and data.dtype == other.dtype and data.shape == other.shape
+            and param.grad_fn is None and data.flags.writeable):
+        np.add(data, other * alpha if alpha != 1 else other, out=data)
+        param._bump_version()
+    else:
+        param.add_(update, alpha=alpha)
 
 
 class _RequiredParameter:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..autograd.grad_mode import enable_grad, no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, add_scaled_
 
 
 class SGD(Optimizer):
@@ -54,5 +54,5 @@ class SGD(Optimizer):
                         else:
                             buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
                         grad = grad + momentum * buffer if nesterov else buffer
-                    param.add_(grad, alpha=-lr)
+                    add_scaled_(param, grad, -lr)
         return loss
