@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 import warnings
 from typing import Any
 
@@ -58,6 +57,8 @@ class set_detect_anomaly:
 
 def creation_trace() -> list[str]:
     """The user-side stack at node creation, without tapegrad's own frames."""
+    import traceback  # only anomaly mode needs it (3 ms to import)
+
     frames = traceback.extract_stack(sys._getframe(2))
     return traceback.format_list([f for f in frames if "/tapegrad/" not in f.filename])
 
