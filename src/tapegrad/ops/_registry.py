@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .. import _dispatch
-from .._tensor import Tensor
+from .._backend import ignore_errors, restore_errors
+from .._tensor import Tensor, wrap
 from ..autograd.graph import Node
 
 # name -> callable, filled at import; tapegrad/__init__ and Tensor read them.
@@ -207,8 +208,8 @@ def _generate(name: str, source: str, namespace: dict[str, Any]) -> Callable:
     return function
 
 
-def _compile_rule(op: OpDef, rule: Callable, joint: bool) -> tuple[Callable, tuple, bool]:
-    """Turn a rule with named parameters into ``call(node, grad)`` reading saved values."""
+def _rule_arguments(op: OpDef, rule: Callable) -> tuple[list, list, bool]:
+    """The expressions (reading a node's saved values) that a rule's parameters ask for."""
     arguments = []
     needed_inputs = []
     needs_result = False
@@ -234,9 +235,50 @@ def _compile_rule(op: OpDef, rule: Callable, joint: bool) -> tuple[Callable, tup
             arguments.append(f"node._params[{op.param_names.index(name)}]")
         else:
             raise TypeError(f"rule for {op.name} asks for unknown value {name!r}")
-    source = f"def generated(node, grad):\n    return rule({', '.join(arguments)})\n"
-    caller = _generate(f"{op.name}_rule", source, {"rule": rule})
-    return caller, tuple(needed_inputs), needs_result
+    return arguments, needed_inputs, needs_result
+
+
+def _compile_rule(op: OpDef, rule: Callable, joint: bool,
+                  array_rule: Callable | None = None) -> tuple[Callable, tuple, bool]:
+    """Turn a rule with named parameters into ``call(node, grad)`` reading saved values.
+
+    With ``array_rule`` (the same formula on NumPy arrays), a plain backward (no graph being
+    recorded, no forward-AD or vmap mode) computes the gradient straight in NumPy: the
+    tapegrad-ops rule is for create_graph, where the formula must itself be differentiable.
+    """
+    arguments, needed_inputs, needs_result = _rule_arguments(op, rule)
+    call = f"rule({', '.join(arguments)})"
+    if array_rule is None:
+        source = f"def generated(node, grad):\n    return {call}\n"
+        return _generate(f"{op.name}_rule", source, {"rule": rule}), tuple(needed_inputs), \
+            needs_result
+    array_arguments, array_inputs, array_result = _rule_arguments(op, array_rule)
+    if not set(array_inputs) <= set(needed_inputs) or (array_result and not needs_result) \
+            or "node" in array_arguments or op.num_outputs != 1:
+        raise TypeError(f"array rule for {op.name} must read only what its rule reads")
+    lines = ["def generated(node, grad):",
+             "    if _grad_state.enabled or _modes.active or type(grad) is not _Tensor:",
+             f"        return {call}"]
+    names = []
+    for position, argument in enumerate(array_arguments):
+        if argument == "grad":
+            names.append("grad._data")
+        elif argument.startswith("node.unpack"):  # a saved tensor (or a number saved as is)
+            lines += [f"    _value{position} = {argument}",
+                      f"    if type(_value{position}) in _fast:",
+                      f"        _value{position} = _value{position}._data"]
+            names.append(f"_value{position}")
+        else:
+            names.append(argument)
+    lines += ["    _token = _ignore_errors()", "    try:",
+              f"        _out = array_rule({', '.join(names)})", "    finally:",
+              "        _restore_errors(_token)",
+              "    return _wrap(_out if type(_out) is _ndarray else _asarray(_out))"]
+    source = "\n".join(lines) + "\n"
+    namespace = {"rule": rule, "array_rule": array_rule, "_wrap": wrap,
+                 "_ignore_errors": ignore_errors, "_restore_errors": restore_errors,
+                 **_FAST_PATH_GLOBALS}
+    return _generate(f"{op.name}_rule", source, namespace), tuple(needed_inputs), needs_result
 
 
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
@@ -393,6 +435,7 @@ def defop(
     samples: Any = None,
     kind: str | None = None,
     jvp: Callable | None = None,
+    array_grads: dict[str, Callable] | None = None,
 ) -> OpDef:
     """Declare a primitive.
 
@@ -402,6 +445,8 @@ def defop(
     tapegrad ops (or ``backward`` gives one rule returning a tuple). ``node`` is PyTorch's node
     name; without it the op is not differentiable and records nothing. ``view`` marks ops whose
     result shares memory (and version counter) with their first input, as PyTorch's views.
+    ``array_grads`` may give, for hot element-wise ops, the same rule on NumPy arrays (reading
+    no more than the rule reads) for a plain backward, where no graph of the gradient is kept.
     """
     op_name = name or forward.__name__.rstrip("_")
     parameters = _parameters(forward)[1:]
@@ -427,7 +472,7 @@ def defop(
             op.joint_needs = (needed, needs_result)
         else:
             grads = grads or {}
-            unknown = set(grads) - set(input_names)
+            unknown = (set(grads) | set(array_grads or ())) - set(input_names)
             if unknown:
                 raise TypeError(f"{op_name}: grads given for unknown inputs {sorted(unknown)}")
             for input_name in input_names:
@@ -436,7 +481,8 @@ def defop(
                     op.rules.append(None)
                     op.rule_callers.append(None)
                 else:
-                    caller, needed, needs_result = _compile_rule(op, rule, joint=False)
+                    caller, needed, needs_result = _compile_rule(
+                        op, rule, joint=False, array_rule=(array_grads or {}).get(input_name))
                     op.rules.append((rule, needed, needs_result))
                     op.rule_callers.append(caller)
         op.node_class = type(node, (OpNode,), {"__slots__": (), "_op": op,

@@ -125,6 +125,8 @@ def mul(xp, input, other):
 defop(mul, node="MulBackward0", inputs=2, promote="promote", kind=E,
       grads={"input": lambda grad, other: grad * other,
              "other": lambda grad, input: grad * input},
+      array_grads={"input": lambda grad, other: grad * other,
+                   "other": lambda grad, input: grad * input},
       methods=("mul", "__mul__", "__rmul__"), inplace="mul_",
       samples=samples.binary())
 alias_of("mul", "multiply")
@@ -141,6 +143,8 @@ def _div(xp, input, other):
 div_op = defop(_div, name="div", node="DivBackward0", inputs=2, promote="float", kind=E,
                grads={"input": lambda grad, other: grad / other,
                       "other": lambda grad, input, other: -grad * input / (other * other)},
+               array_grads={"input": lambda grad, other: grad / other,
+                            "other": lambda grad, input, other: -grad * input / (other * other)},
                function=False, samples=samples.binary(domain=(0.5, 2.0)))
 
 
@@ -411,6 +415,12 @@ def _pow_scalar_rule(grad, input, exponent):
     return grad * exponent * pow_tensor_scalar.function(input, exponent - 1)
 
 
+def _pow_scalar_array_rule(grad, input, exponent):
+    if exponent == 0:
+        return grad * 0
+    return grad * exponent * input ** (exponent - 1)
+
+
 def _pow(xp, input, exponent):
     if input.dtype.kind in "iub" and type(exponent) is int and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -440,7 +450,8 @@ def _integer_power(xp, base, exponent):
 
 pow_tensor_scalar = defop(
     _pow, name="pow_tensor_scalar", node="PowBackward0", inputs=1, promote="promote", kind=E,
-    grads={"input": _pow_scalar_rule}, function=False,
+    grads={"input": _pow_scalar_rule}, array_grads={"input": _pow_scalar_array_rule},
+    function=False,
     samples=[samples.Sample(((3, 4),), args=(2,)), samples.Sample(((5,),), args=(3,)),
              samples.Sample(((3, 4),), args=(0.5,), domain=(0.5, 2.0)),
              samples.Sample(((),), args=(-1.5,), domain=(0.5, 2.0)),
@@ -526,8 +537,9 @@ public(methods=("square_",), function=False)(_inplace(square, "square"))
 
 def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
                  domain: tuple[float, float] = (-2.0, 2.0), aliases: tuple = (),
-                 doc: str = "") -> Any:
-    """Declare a unary op that computes in floating point (integers become the default float)."""
+                 doc: str = "", array_rule: Callable | None = None) -> Any:
+    """Declare a unary op that computes in floating point (integers become the default float).
+    ``array_rule``: the same rule on arrays, for a plain backward (see defop's array_grads)."""
 
     def forward(xp, input):
         token = ignore_errors()
@@ -539,6 +551,7 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
     forward.__name__ = name
     forward.__doc__ = f"{doc}; see torch.{name}."
     op = defop(forward, name=name, node=node, promote="float", kind=E, grads={"input": rule},
+               array_grads={"input": array_rule} if array_rule is not None else None,
                methods=(name,), inplace=f"{name}_", samples=samples.unary(domain))
     for alias in aliases:
         alias_of(name, alias)
@@ -550,13 +563,15 @@ LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 
 _float_unary("exp", lambda xp, x: xp.exp(x), "ExpBackward0",
-             lambda grad, result: grad * result, doc="e ** input")
+             lambda grad, result: grad * result, doc="e ** input",
+             array_rule=lambda grad, result: grad * result)
 _float_unary("exp2", lambda xp, x: xp.exp2(x), "Exp2Backward0",
              lambda grad, result: grad * result * LN2, doc="2 ** input")
 _float_unary("expm1", lambda xp, x: xp.expm1(x), "Expm1Backward0",
              lambda grad, result: grad * (result + 1), doc="e ** input - 1")
 _float_unary("log", lambda xp, x: xp.log(x), "LogBackward0",
-             lambda grad, input: grad / input, domain=(0.5, 3.0), doc="Natural logarithm")
+             lambda grad, input: grad / input, domain=(0.5, 3.0), doc="Natural logarithm",
+             array_rule=lambda grad, input: grad / input)
 _float_unary("log2", lambda xp, x: xp.log2(x), "Log2Backward0",
              lambda grad, input: grad / (input * LN2), domain=(0.5, 3.0),
              doc="Base-2 logarithm")
@@ -567,16 +582,19 @@ _float_unary("log1p", lambda xp, x: xp.log1p(x), "Log1PBackward0",
              lambda grad, input: grad / (input + 1), domain=(-0.5, 2.0),
              doc="log(1 + input)")
 _float_unary("sqrt", lambda xp, x: xp.sqrt(x), "SqrtBackward0",
-             lambda grad, result: grad / (2 * result), domain=(0.5, 3.0), doc="Square root")
+             lambda grad, result: grad / (2 * result), domain=(0.5, 3.0), doc="Square root",
+             array_rule=lambda grad, result: grad / (2 * result))
 _float_unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), "RsqrtBackward0",
              lambda grad, result: -0.5 * grad * result * result * result, domain=(0.5, 3.0),
              doc="1 / sqrt(input)")
 
 # --- trigonometric and hyperbolic -----------------------------------------------------------
 _float_unary("sin", lambda xp, x: xp.sin(x), "SinBackward0",
-             lambda grad, input: grad * input.cos(), doc="Sine")
+             lambda grad, input: grad * input.cos(), doc="Sine",
+             array_rule=lambda grad, input: grad * np.cos(input))
 _float_unary("cos", lambda xp, x: xp.cos(x), "CosBackward0",
-             lambda grad, input: grad * -input.sin(), doc="Cosine")
+             lambda grad, input: grad * -input.sin(), doc="Cosine",
+             array_rule=lambda grad, input: grad * -np.sin(input))
 _float_unary("tan", lambda xp, x: xp.tan(x), "TanBackward0",
              lambda grad, result: grad * (1 + result * result), domain=(-1.2, 1.2),
              doc="Tangent")
@@ -623,7 +641,8 @@ sigmoid_backward_op = defop(
 
 _float_unary("tanh", lambda xp, x: xp.tanh(x), "TanhBackward0",
              lambda grad, result: tanh_backward_op.function(grad, result),
-             doc="Hyperbolic tangent")
+             doc="Hyperbolic tangent",
+             array_rule=lambda grad, result: _tanh_backward(np, grad, result))
 _float_unary("asinh", lambda xp, x: xp.arcsinh(x), "AsinhBackward0",
              lambda grad, input: grad / (input * input + 1).sqrt(), aliases=("arcsinh",),
              doc="Inverse hyperbolic sine")
@@ -645,7 +664,8 @@ def _sigmoid(xp, x):
 
 _float_unary("sigmoid", _sigmoid, "SigmoidBackward0",
              lambda grad, result: sigmoid_backward_op.function(grad, result),
-             doc="1 / (1 + e ** -input)")
+             doc="1 / (1 + e ** -input)",
+             array_rule=lambda grad, result: _sigmoid_backward(np, grad, result))
 
 
 def logit(xp, input, eps=None):
