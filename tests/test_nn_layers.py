@@ -300,3 +300,199 @@ def test_dropout_training_scales_kept_values() -> None:
     assert abs((result == 0).mean() - 0.25) < 0.02
     with pytest.raises(ValueError, match="dropout probability"):
         tapegrad.nn.Dropout(1.5)
+
+
+# --- LSTM: PyTorch's fused float32 layer and its float64 composite -----------------------------
+# (module keyword arguments, input shape, initial state given)
+LSTM_CONFIGS = {
+    "plain": ({}, (5, 3, 4), False),
+    "batch_first": ({"batch_first": True}, (3, 5, 4), False),
+    "bidirectional": ({"bidirectional": True}, (5, 3, 4), False),
+    "two-layers": ({"num_layers": 2}, (5, 3, 4), False),
+    "two-layers-bidirectional-batch_first": (
+        {"num_layers": 2, "bidirectional": True, "batch_first": True}, (3, 5, 4), False),
+    "h0c0": ({"num_layers": 2}, (5, 3, 4), True),
+    "h0c0-bidirectional": ({"bidirectional": True}, (5, 3, 4), True),
+    "unbatched": ({}, (6, 4), False),
+    "unbatched-h0c0": ({"bidirectional": True}, (6, 4), True),
+    "no-bias": ({"bias": False}, (5, 3, 4), False),
+    "dropout-eval": ({"num_layers": 2, "dropout": 0.5}, (5, 3, 4), False),
+    "one-step": ({}, (1, 2, 4), True),
+}
+_LSTM_HIDDEN = 6
+
+
+def _lstm_pair(config: str, dtype: str) -> tuple:
+    """The same LSTM (torch's weights copied) and inputs in both libraries."""
+    kwargs, shape, with_state = LSTM_CONFIGS[config]
+    torch.manual_seed(0)
+    reference = torch.nn.LSTM(4, _LSTM_HIDDEN, dtype=getattr(torch, dtype), **kwargs)
+    module = tapegrad.nn.LSTM(4, _LSTM_HIDDEN, dtype=getattr(tapegrad, dtype), **kwargs)
+    _copy_weights(reference, module)
+    if kwargs.get("dropout"):
+        reference.eval()
+        module.eval()
+    rng = np.random.default_rng(len(config))
+    arrays = [rng.standard_normal(shape)]
+    if with_state:
+        layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+        state_shape = (layers, _LSTM_HIDDEN) if len(shape) == 2 else (
+            layers, shape[0] if kwargs.get("batch_first") else shape[1], _LSTM_HIDDEN)
+        arrays += [rng.standard_normal(state_shape), rng.standard_normal(state_shape)]
+    return reference, module, [a.astype(dtype) for a in arrays]
+
+
+def _run_lstm(lib: Any, module: Any, arrays: list) -> tuple[list, list]:
+    """(inputs, [output, h_n, c_n]) with every input requiring grad."""
+    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    state = tuple(inputs[1:]) if len(inputs) == 3 else None
+    output, (h_n, c_n) = module(inputs[0], state)
+    return inputs, [output, h_n, c_n]
+
+
+def _node_names(tensor: Any) -> tuple:
+    """The tensor's node and the nodes it feeds from, by name (the layers' nodes for h_n)."""
+    node = tensor.grad_fn
+    return node.name(), tuple(None if child is None else child.name()
+                              for child, _ in node.next_functions)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("config", list(LSTM_CONFIGS))
+def test_lstm_matches_torch(config: str, dtype: str) -> None:
+    """Values, node names (fused layers in float32, the composite in float64, as PyTorch
+    records them) and the gradients of the input, initial state and every weight."""
+    reference, module, arrays = _lstm_pair(config, dtype)
+    inputs_t, outputs_t = _run_lstm(torch, reference, arrays)
+    inputs_g, outputs_g = _run_lstm(tapegrad, module, arrays)
+    rtol, atol = (1e-4, 1e-5) if dtype == "float32" else (1e-7, 1e-9)
+    for out_g, out_t in zip(outputs_g, outputs_t):
+        assert out_g.dtype == getattr(tapegrad, dtype)
+        np.testing.assert_allclose(out_g.detach().numpy(), out_t.detach().numpy(), rtol=rtol,
+                                   atol=atol)
+        assert _node_names(out_g) == _node_names(out_t)
+    layers = {child.name() for child, _ in outputs_g[1].grad_fn.next_functions}
+    if len(arrays[0].shape) == 3:  # h_n stacks the layers' final states directly
+        assert layers == ({"MkldnnRnnLayerBackward0"} if dtype == "float32" else
+                          {"MulBackward0"})
+    rng = np.random.default_rng(1)
+    cotangents = [rng.standard_normal(tuple(out.shape)).astype(dtype) for out in outputs_t]
+    torch.autograd.backward(outputs_t, [torch.tensor(c) for c in cotangents])
+    tapegrad.autograd.backward(outputs_g, [tapegrad.tensor(c) for c in cotangents])
+    for tensor_g, tensor_t in zip(inputs_g, inputs_t):
+        np.testing.assert_allclose(tensor_g.grad.numpy(), tensor_t.grad.numpy(), rtol=rtol,
+                                   atol=atol)
+    params_g = dict(module.named_parameters())
+    for name, param in reference.named_parameters():
+        np.testing.assert_allclose(params_g[name].grad.numpy(), param.grad.numpy(), rtol=rtol,
+                                   atol=atol, err_msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("config", ["plain", "two-layers-bidirectional-batch_first",
+                                    "unbatched-h0c0"])
+def test_lstm_float32_double_backward_matches_torch(config: str) -> None:
+    """create_graph through the fused layer gives differentiable gradients (the layer is
+    recomputed in tapegrad ops); their own gradients match PyTorch's."""
+    reference, module, arrays = _lstm_pair(config, "float32")
+    results = {}
+    for lib, net in ((torch, reference), (tapegrad, module)):
+        inputs, outputs = _run_lstm(lib, net, arrays)
+        rng = np.random.default_rng(2)
+        total = sum((out * lib.tensor(rng.standard_normal(tuple(out.shape)).astype("float32")))
+                    .sum() for out in outputs)
+        sources = inputs + list(net.parameters())
+        grads = lib.autograd.grad(total, sources, create_graph=True)
+        assert all(grad.requires_grad for grad in grads)
+        second = lib.autograd.grad(sum((grad * grad).sum() for grad in grads), sources)
+        results[lib.__name__] = [t.detach().numpy() for t in (*grads, *second)]
+    for ours, theirs in zip(results["tapegrad"], results["torch"]):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-3, atol=2e-4)
+
+
+def _layer_inputs(bias: bool, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 2, 3), (8, 3), (8, 2), (8,), (8,), (2, 2), (2, 2)]
+    return [tapegrad.tensor(rng.uniform(-1, 1, shape), requires_grad=True)
+            if bias or index not in (3, 4) else None for index, shape in enumerate(shapes)]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_layer_primitive_gradcheck_float64(reverse: bool, bias: bool) -> None:
+    """The fused primitive itself in float64 (nn.LSTM routes only float32 to it): first and
+    second derivatives against finite differences, biases present or not."""
+    from tapegrad.ops.rnn import lstm_layer
+
+    values = _layer_inputs(bias)
+    tensors = tuple(v for v in values if v is not None)
+
+    def layer(*args: Any) -> tuple:
+        it = iter(args)
+        return lstm_layer(*(None if v is None else next(it) for v in values), reverse)
+
+    assert tapegrad.autograd.gradcheck(layer, tensors, eps=1e-6, atol=1e-5, rtol=1e-4)
+    assert tapegrad.autograd.gradgradcheck(layer, tensors, eps=1e-6, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_primitive_matches_composite_float64(reverse: bool) -> None:
+    """The fused primitive and nn.LSTM's float64 composite agree to rounding, values and
+    gradients (hand-written backpropagation through time against autograd's)."""
+    from tapegrad.ops.rnn import lstm_layer
+
+    module = tapegrad.nn.LSTM(3, 2, bidirectional=reverse, dtype=tapegrad.float64)
+    values = _layer_inputs(True, seed=3)
+    suffix = "_l0_reverse" if reverse else "_l0"
+    with tapegrad.no_grad():
+        for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), values[1:5]):
+            getattr(module, name + suffix).copy_(value)
+    fused = lstm_layer(*values, reverse)
+    cotangents = [tapegrad.randn(*out.shape, dtype=tapegrad.float64) for out in fused]
+    fused_grads = tapegrad.autograd.grad(fused, values, cotangents)
+    input = values[0].detach().requires_grad_(True)
+    state = [v.detach().requires_grad_(True) for v in values[5:]]
+    index = 1 if reverse else 0
+    full_state = tuple(tapegrad.stack([s.detach()] * index + [s]) for s in state)
+    output, (h_n, c_n) = module(input, full_state)
+    hidden = values[2].shape[1]
+    composite = [output[..., index * hidden:], h_n[index], c_n[index]]
+    assert composite[0].grad_fn.name() != "MkldnnRnnLayerBackward0"
+    weights = [getattr(module, name + suffix) for name in
+               ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    composite_grads = tapegrad.autograd.grad(composite, [input, *weights, *state], cotangents)
+    for a, b in zip(fused, composite):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12,
+                                   atol=1e-14)
+    for a, b in zip(fused_grads, composite_grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_lstm_fused_backward_twice_and_inplace_error() -> None:
+    """retain_graph: a second backward through the fused layer gives the same gradients (its
+    saved workspace is left intact); an in-place change of its output is refused."""
+    torch_module, module, arrays = _lstm_pair("two-layers-bidirectional-batch_first", "float32")
+    inputs, outputs = _run_lstm(tapegrad, module, arrays)
+    total = sum(out.sum() for out in outputs)
+    total.backward(retain_graph=True)
+    first = [p.grad.numpy().copy() for p in module.parameters()] + [inputs[0].grad.numpy()]
+    for tensor in [*module.parameters(), inputs[0]]:
+        tensor.grad = None
+    total.backward()
+    second = [p.grad.numpy() for p in module.parameters()] + [inputs[0].grad.numpy()]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    output, _ = tapegrad.nn.LSTM(4, 3)(tapegrad.randn(5, 2, 4, requires_grad=True))
+    output.add_(1)
+    with pytest.raises(RuntimeError, match="output 0 of MkldnnRnnLayerBackward0"):
+        output.sum().backward()
+
+
+def test_lstm_bad_input_raises_like_torch() -> None:
+    """An empty sequence, and an input whose dtype is not the weights' (never computed in a
+    promoted dtype)."""
+    for lib in (torch, tapegrad):
+        with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0"):
+            lib.nn.LSTM(4, 5)(lib.zeros(0, 3, 4))
+        with pytest.raises(ValueError, match=r"RNN input dtype \(torch.float32\) does not "
+                                             r"match weight dtype \(torch.float64\)"):
+            lib.nn.LSTM(4, 5, dtype=lib.float64)(lib.zeros(2, 3, 4))

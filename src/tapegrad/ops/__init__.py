@@ -8,6 +8,7 @@ from . import (  # noqa: F401 - imported for their registrations
     nn_ops,
     pointwise,
     reduction,
+    rnn,
     shape,
     special,
 )

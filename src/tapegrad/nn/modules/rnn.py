@@ -1,13 +1,15 @@
 """Recurrent layers RNN, LSTM, GRU (multi-layer, bidirectional, batch_first, dropout between
-layers), written as loops over time of tapegrad ops, so autograd differentiates them."""
+layers), written as loops over time of tapegrad ops, so autograd differentiates them; a float32
+LSTM runs each layer and direction as one fused node, where PyTorch does."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from ... import _creation
+from ... import _creation, _dtype
 from ..._tensor import Tensor
+from ...ops.rnn import lstm_layer
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -135,12 +137,16 @@ class RNNBase(Module):
         cell = forget_gate * state[1] + input_gate * cell_gate
         return (output_gate * cell.tanh(), cell)
 
-    def _run_direction(self, input: Tensor, state: Any, suffix: str,
-                       reverse: bool) -> tuple[Tensor, Any]:
+    def _run_direction(self, input: Tensor, state: Any, suffix: str, reverse: bool,
+                       fused: bool = False) -> tuple[Tensor, Any]:
         weight_ih = getattr(self, "weight_ih" + suffix)
         weight_hh = getattr(self, "weight_hh" + suffix)
         bias_ih = getattr(self, "bias_ih" + suffix) if self.bias else None
         bias_hh = getattr(self, "bias_hh" + suffix) if self.bias else None
+        if fused:
+            output, h_n, c_n = lstm_layer(input, weight_ih, weight_hh, bias_ih, bias_hh,
+                                          state[0], state[1], reverse)
+            return output, (h_n, c_n)
         projected = input.matmul(weight_ih.t())  # (L, N, gates) for all steps at once
         if bias_ih is not None:
             projected = projected + bias_ih
@@ -166,9 +172,16 @@ class RNNBase(Module):
                 hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
+        weight_dtype = getattr(self, self._flat_weights_names[0]).dtype
+        if input.dtype != weight_dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
+                             f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
+                             f"convert model: model.to({input.dtype})")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {input.shape[-1]}")
+        if input.shape[0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         directions = 2 if self.bidirectional else 1
         batch = input.shape[1]
         expected = (self.num_layers * directions, batch, self.hidden_size)
@@ -178,6 +191,12 @@ class RNNBase(Module):
         for state in (hx if is_lstm else (hx,)):
             if tuple(state.shape) != expected:
                 raise RuntimeError(f"Expected hidden size {expected}, got {list(state.shape)}")
+        # PyTorch's CPU LSTM runs each layer and direction as one fused node
+        # (MkldnnRnnLayerBackward0) for non-empty float32 input without projections; other
+        # dtypes take its composite path, as here.
+        fused = (is_lstm and input.dtype == _dtype.float32 and self.proj_size == 0
+                 and input.numel() != 0
+                 and all(weight.dtype == _dtype.float32 for weight in self._flat_weights))
         final_h: list[Tensor] = []
         final_c: list[Tensor] = []
         layer_input = input
@@ -187,7 +206,8 @@ class RNNBase(Module):
                 index = layer * directions + direction
                 state = (hx[0][index], hx[1][index]) if is_lstm else hx[index]
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                output, state = self._run_direction(layer_input, state, suffix, direction == 1)
+                output, state = self._run_direction(layer_input, state, suffix, direction == 1,
+                                                    fused)
                 outputs.append(output)
                 if is_lstm:
                     final_h.append(state[0])
