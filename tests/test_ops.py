@@ -175,3 +175,23 @@ def test_error_samples_raise_like_torch(name, index):
 ])
 def test_message_key_normalises_form_only(text, key):
     assert message_key(RuntimeError(text)) == key
+
+
+ARRAY_RULE_CASES = [(name, index) for name, index in CASES
+                    if OPS[name].array_grads and _checkable(name, index)]
+
+
+@pytest.mark.parametrize("name,index", ARRAY_RULE_CASES)
+def test_array_rules_equal_the_tapegrad_rules(name, index):
+    """Ops with NumPy rules for plain backward give the gradients their tapegrad rules give
+    (the path create_graph takes), in float64 and float32."""
+    for dtype in (np.float64, np.float32):
+        inputs, output, _ = _run(name, index, tapegrad, dtype)
+        sources = [t for t in inputs if isinstance(t, tapegrad.Tensor) and t.requires_grad]
+        cotangent = tapegrad.tensor(rng_for(name, index, "cotangent").standard_normal(
+            tuple(output.shape)).astype(dtype))
+        plain = tapegrad.autograd.grad(output, sources, cotangent, retain_graph=True)
+        recorded = tapegrad.autograd.grad(output, sources, cotangent, create_graph=True)
+        for a, b in zip(plain, recorded):
+            assert a.grad_fn is None and b.dtype == a.dtype
+            np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-6, atol=1e-7)

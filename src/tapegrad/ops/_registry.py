@@ -89,6 +89,7 @@ class OpDef:
         self.kind = kind
         self.jvp = jvp
         self.array_params = False
+        self.array_grads: dict[str, Callable] = {}
         self.is_view = False
         self.wrap_outputs: Callable | None = None
         self.rules: list = []  # per input: (function, needed inputs, needs result) or None
@@ -465,6 +466,7 @@ def defop(
                samples, kind, jvp)
     op.array_params = array_params
     op.is_view = view
+    op.array_grads = dict(array_grads or {})
     if node is not None:
         if backward is not None:
             caller, needed, needs_result = _compile_rule(op, backward, joint=True)
