@@ -11,6 +11,8 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
+
 from .. import _dispatch
 from .._backend import quiet
 from .._tensor import normalize_dim
@@ -713,21 +715,27 @@ def _softmax(xp, input, dim):
     axis = _softmax_axis(input, dim, "softmax")
     if axis is None:
         return xp.ones_like(input)
-    shifted = input - xp.max(input, axis=axis, keepdims=True) if input.size else input
+    # Array methods: NumPy's function forms add a Python layer per reduction.
+    shifted = input - input.max(axis=axis, keepdims=True) if input.size else input
     exponentials = xp.exp(shifted)
-    return exponentials / xp.sum(exponentials, axis=axis, keepdims=True)
+    return exponentials / exponentials.sum(axis=axis, keepdims=True)
 
 
 def _log_softmax(xp, input, dim):
     axis = _softmax_axis(input, dim, "log_softmax")
     if axis is None:
         return xp.zeros_like(input)
-    shifted = input - xp.max(input, axis=axis, keepdims=True) if input.size else input
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    shifted = input - input.max(axis=axis, keepdims=True) if input.size else input
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _reduce_dim(tensor, dim):
     return tensor.sum(dim, keepdim=True) if tensor.ndim else tensor
+
+
+def _reduce_axis(array, dim):
+    """_reduce_dim on arrays, for the NumPy rules of a plain backward."""
+    return array.sum(axis=dim, keepdims=True) if array.ndim else array
 
 
 _SOFTMAX_SAMPLES = [Sample(((3, 4),), args=(1,)), Sample(((3, 4),), args=(0,)),
@@ -740,10 +748,14 @@ _SOFTMAX_SAMPLES = [Sample(((3, 4),), args=(1,)), Sample(((3, 4),), args=(0,)),
 softmax_op = defop(
     _softmax, name="softmax", node="SoftmaxBackward0", function=False,
     grads={"input": lambda grad, result, dim: result * (grad - _reduce_dim(grad * result, dim))},
+    array_grads={"input": lambda grad, result, dim:
+                 result * (grad - _reduce_axis(grad * result, dim))},
     samples=_SOFTMAX_SAMPLES)
 log_softmax_op = defop(
     _log_softmax, name="log_softmax", node="LogSoftmaxBackward0", function=False,
     grads={"input": lambda grad, result, dim: grad - result.exp() * _reduce_dim(grad, dim)},
+    array_grads={"input": lambda grad, result, dim:
+                 grad - np.exp(result) * _reduce_axis(grad, dim)},
     samples=_SOFTMAX_SAMPLES)
 
 

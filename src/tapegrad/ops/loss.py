@@ -206,12 +206,25 @@ def _nll_parts(input, target, weight, ignore_index):
     """Per-element class weights (0 where ignored) and the class index per element."""
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     valid = target != ignore_index
-    safe = np.where(valid, target, 0)
-    if valid.any() and (safe.min() < 0 or safe.max() >= classes):
+    every = bool(valid.all())
+    safe = target if every else np.where(valid, target, 0)
+    if safe.size and (every or valid.any()) and (safe.min() < 0 or safe.max() >= classes):
         bad = int(safe[(safe < 0) | (safe >= classes)][0])
         raise IndexError(f"Target {bad} is out of bounds.")
-    weights = np.ones(classes, input.dtype) if weight is None else weight.astype(input.dtype)
-    return weights[safe] * valid, safe
+    if weight is None:
+        element_weights = valid.astype(input.dtype)
+    else:
+        element_weights = weight.astype(input.dtype)[safe] * valid
+    return element_weights, safe
+
+
+def _picked(input, safe):
+    """input's value at each element's class (class dim 1, or 0 for one sample)."""
+    if input.ndim == 1:
+        return input[safe]
+    if input.ndim == 2:
+        return input[np.arange(input.shape[0]), safe]
+    return np.take_along_axis(input, np.expand_dims(safe, 1), 1).squeeze(1)
 
 
 def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
@@ -228,11 +241,7 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
         raise RuntimeError(f"expected scalar type {names.get(input.dtype, input.dtype)} but found "
                            f"{names.get(weight.dtype, weight.dtype)}")
     element_weights, safe = _nll_parts(input, target, weight, ignore_index)
-    if input.ndim == 1:
-        picked = input[safe]
-    else:
-        picked = np.take_along_axis(input, np.expand_dims(safe, 1), 1).squeeze(1)
-    loss = -picked * element_weights
+    loss = -_picked(input, safe) * element_weights
     if reduction == "none":
         return loss.astype(input.dtype, copy=False)
     if reduction == "sum":
@@ -242,31 +251,53 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
         return xp.asarray(loss.sum() / element_weights.sum(), input.dtype)
 
 
+def _nll_picker(input_shape, target, weight, reduction, ignore_index, dtype):
+    """d loss / d input for a unit incoming gradient: -w at each element's target class, 0
+    elsewhere (divided by the total weight for the mean). The rule is linear in grad."""
+    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    if weight is None:
+        element_weights = valid.astype(dtype)
+    else:
+        element_weights = np.asarray(weight, dtype)[safe] * valid
+    if reduction == "mean":
+        element_weights = element_weights / element_weights.sum()
+    if len(input_shape) == 2:
+        picker = np.zeros(input_shape, dtype)
+        picker[np.arange(input_shape[0]), safe] = -element_weights
+        return picker
+    axis = 1 if len(input_shape) > 1 else 0
+    chosen = np.expand_dims(safe, axis) == np.arange(classes).reshape(
+        (-1,) + (1,) * (len(input_shape) - 1 - axis))
+    return (-chosen.astype(dtype) * np.expand_dims(element_weights, axis)).astype(dtype)
+
+
+def _nll_grad_shape(grad, input_shape, reduction):
+    """The incoming gradient shaped to broadcast against the picker."""
+    if reduction == "none":
+        return grad.reshape(grad.shape[:1] + (1,) + grad.shape[1:]) if len(input_shape) > 1 \
+            else grad
+    return grad.reshape((1,) * len(input_shape))
+
+
 def _nll_rule(grad, input_shape, target, weight, reduction, ignore_index):
     target = np.asarray(target._data if isinstance(target, Tensor) else target)
     weight = weight._data if isinstance(weight, Tensor) else weight
-    dtype = grad._data.dtype
-    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
-    weights = np.ones(classes, dtype) if weight is None else np.asarray(weight, dtype)
-    valid = target != ignore_index
-    safe = np.where(valid, target, 0)
-    element_weights = weights[safe] * valid
-    if reduction == "mean":
-        element_weights = element_weights / element_weights.sum()
-    axis = 1 if len(input_shape) > 1 else 0
-    # Constant: -w at each element's target class, 0 elsewhere; the rule is linear in grad.
-    chosen = np.expand_dims(safe, axis) == np.arange(classes).reshape(
-        (-1,) + (1,) * (len(input_shape) - 1 - axis))
-    picker = -chosen.astype(dtype) * np.expand_dims(element_weights, axis)
-    grad = grad if reduction == "none" else grad.reshape((1,) * len(input_shape))
-    if reduction == "none":
-        grad = grad.unsqueeze(axis)
-    return grad * wrap(picker.astype(dtype))
+    picker = _nll_picker(input_shape, target, weight, reduction, ignore_index, grad._data.dtype)
+    return _nll_grad_shape(grad, input_shape, reduction) * wrap(picker)
+
+
+def _nll_array_rule(grad, input_shape, target, weight, reduction, ignore_index):
+    picker = _nll_picker(input_shape, np.asarray(target), weight, reduction, ignore_index,
+                         grad.dtype)
+    return _nll_grad_shape(grad, input_shape, reduction) * picker
 
 
 def _nll_op(name: str, node: str, sample_list: list):
     return defop(_nll, name=name, node=node, array_params=True, function=False,
-                 grads={"input": _nll_rule}, samples=sample_list)
+                 grads={"input": _nll_rule}, array_grads={"input": _nll_array_rule},
+                 samples=sample_list)
 
 
 nll_loss_op = _nll_op("nll_loss", "NllLossBackward0", [
