@@ -398,8 +398,13 @@ def test_composite_matches_torch(name, index):
             assert_close(a, b, 1e-7, 1e-6, f"{name}[{index}] grad {position}")
 
 
+CHECKS = {"gradcheck": (tapegrad.autograd.gradcheck, 1e-5, 1e-4),
+          "gradgradcheck": (tapegrad.autograd.gradgradcheck, 1e-4, 1e-3)}
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
 @pytest.mark.parametrize("name,index", CASES)
-def test_composite_gradcheck(name, index):
+def test_composite_passes_finite_difference_checks(name, index, check):
     call, specs = CALLS[name][index]
     inputs = _inputs(tapegrad, _arrays(name, index, specs))
     if not any(t.requires_grad for t in inputs):
@@ -411,22 +416,5 @@ def test_composite_gradcheck(name, index):
         outputs = [o for o in _tensors(call(tapegrad, *values)) if o.requires_grad]
         return tuple(outputs) if len(outputs) > 1 else outputs[0]
 
-    assert tapegrad.autograd.gradcheck(function, tuple(inputs), eps=1e-6, atol=1e-5, rtol=1e-4,
-                                       fast_mode=True)
-
-
-@pytest.mark.parametrize("name,index", CASES)
-def test_composite_gradgradcheck(name, index):
-    call, specs = CALLS[name][index]
-    inputs = _inputs(tapegrad, _arrays(name, index, specs))
-    if not any(t.requires_grad for t in inputs):
-        pytest.skip("no floating-point input")
-    if not any(o.requires_grad for o in _tensors(call(tapegrad, *inputs))):
-        pytest.skip("not differentiable: integer or boolean result")
-
-    def function(*values):
-        outputs = [o for o in _tensors(call(tapegrad, *values)) if o.requires_grad]
-        return tuple(outputs) if len(outputs) > 1 else outputs[0]
-
-    assert tapegrad.autograd.gradgradcheck(function, tuple(inputs), eps=1e-6, atol=1e-4,
-                                           rtol=1e-3, fast_mode=True)
+    checker, atol, rtol = CHECKS[check]
+    assert checker(function, tuple(inputs), eps=1e-6, atol=atol, rtol=rtol, fast_mode=True)

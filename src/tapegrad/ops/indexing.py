@@ -117,6 +117,14 @@ def _out_of_range(index, size: int, negative: bool = True) -> int | None:
     return int(index.reshape(-1)[int(np.argmax(bad.reshape(-1)))])
 
 
+def _check_in_bounds(input, index, dim: int) -> None:
+    """PyTorch's RuntimeError for an entry of ``index`` outside [0, size of ``dim``)."""
+    size = input.shape[dim] if input.ndim else 1
+    bad = _out_of_range(index, size, negative=False) if index.size else None
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
 def _indexing_error(shape: tuple, key: tuple) -> IndexError | None:
     """PyTorch's IndexError for an advanced-index ``key`` that NumPy refused on ``shape``
     (worked out only after a failure, so that indexing pays nothing for it)."""
@@ -634,10 +642,7 @@ def _check_index(name, input, index, dim, src=None):
                 raise RuntimeError(
                     f"Expected index {list(index.shape)} to be no larger than self "
                     f"{list(input.shape)} apart from dimension {dim}{extra}")
-    size = input.shape[dim] if input.ndim else 1
-    bad = _out_of_range(index, size, negative=False) if index.size else None
-    if bad is not None:
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+    _check_in_bounds(input, index, dim)
 
 
 def _full_index(xp, index, dim):
@@ -1030,10 +1035,7 @@ def _index_add(xp, input, source, dim, index, alpha=1):
         raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
                            f"specified dimension. Got self.shape = {list(input.shape)} "
                            f"source.shape = {list(source.shape)}")
-    size = input.shape[dim] if input.ndim else 1
-    bad = _out_of_range(index, size, negative=False) if index.size else None
-    if bad is not None:
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+    _check_in_bounds(input, index, dim)
     output = input.copy()
     values = source if alpha == 1 else source * alpha
     if output.ndim == 0:
