@@ -139,3 +139,63 @@ def test_max_pool2d_integer_input(padding):
     np.testing.assert_array_equal(values.numpy(), tvalues.numpy())
     np.testing.assert_array_equal(indices.numpy(), tindices.numpy())
     assert values.dtype == tapegrad.int64
+
+
+def _inplace_relu_chain(lib, arrays, needs, pool_first):
+    """conv2d, then max_pool2d and an in-place relu (in either order), summed and backward."""
+    x, w, b = (lib.tensor(a, requires_grad=n) for a, n in zip(arrays, needs))
+    functional = lib.nn.functional
+    hidden = functional.conv2d(x, w, b, padding=1)
+    if pool_first:
+        hidden = functional.relu(functional.max_pool2d(hidden, 2), inplace=True)
+    else:
+        hidden = functional.max_pool2d(functional.relu(hidden, inplace=True), 2)
+    (hidden * lib.tensor(arrays[3])).sum().backward()
+    return [t.grad for t in (x, w, b)]
+
+
+@pytest.mark.parametrize("pool_first", [False, True])
+@pytest.mark.parametrize("needs", [(False, True, True), (True, True, True), (True, False, False)])
+def test_inplace_relu_on_conv_and_pool_outputs(needs, pool_first):
+    """Neither ConvolutionBackward0 nor MaxPool2DWithIndicesBackward0 reads its own output
+    values (PyTorch saves the input and the indices), so writing those in place is allowed."""
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)),
+              rng.standard_normal(4), rng.standard_normal((2, 4, 3, 3))]
+    ours = _inplace_relu_chain(tapegrad, arrays, needs, pool_first)
+    theirs = _inplace_relu_chain(torch, arrays, needs, pool_first)
+    for our_grad, their_grad, need in zip(ours, theirs, needs):
+        assert (our_grad is None) == (not need)
+        if need:
+            assert_close(our_grad, their_grad, 1e-10, 1e-10, "grad")
+
+
+def test_inplace_write_on_pool_indices_still_checked_for_values_readers():
+    """Only the written output is marked: a node that reads the pooled values after they were
+    modified in place still raises PyTorch's error (here exp's saved result)."""
+    rng = np.random.default_rng(7)
+    x = tapegrad.tensor(rng.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    values = tapegrad.nn.functional.max_pool2d(x, 2).exp()
+    values.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        values.sum().backward()
+
+
+@pytest.mark.parametrize("weight_needs_grad", [True, False])
+def test_conv2d_backward_twice_with_retain_graph(weight_needs_grad):
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3)),
+              rng.standard_normal(4)]
+    grads = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor(arrays[0], requires_grad=True)
+        w = lib.tensor(arrays[1], requires_grad=weight_needs_grad)
+        b = lib.tensor(arrays[2], requires_grad=True)
+        loss = lib.nn.functional.conv2d(x, w, b, stride=2, padding=1).square().sum()
+        loss.backward(retain_graph=True)
+        loss.backward()
+        grads.append([t.grad for t in (x, w, b)])
+    for ours, theirs in zip(*grads):
+        assert (ours is None) == (theirs is None)
+        if theirs is not None:
+            assert_close(ours, theirs, 1e-10, 1e-10, "accumulated grad")

@@ -257,13 +257,19 @@ def record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
 
 
 class _ModifiedResults(tuple):
-    """Saved outputs of a node whose memory was since written in place: reading one raises
-    PyTorch's "modified by an inplace operation" error at backward."""
+    """Saved outputs of a node, some of whose memory was since written in place (``modified``
+    maps each such output's index to (array, version counter, expected version)): reading one
+    of those raises PyTorch's "modified by an inplace operation" error at backward; the other
+    outputs stay readable (a rule that reads only an untouched output, such as max pooling's
+    indices, still works after an in-place op on the values)."""
 
     def __getitem__(self, index: Any) -> Any:
+        written = self.modified.get(index)
+        if written is None:
+            return tuple.__getitem__(self, index)
         from .autograd.graph import modified_message
 
-        tensor, counter, expected = self.modified
+        tensor, counter, expected = written
         holder = wrap(tensor)
         holder.grad_fn = self.node
         holder._output_nr = index
@@ -271,19 +277,26 @@ class _ModifiedResults(tuple):
 
 
 def _invalidate_saved_results(target: Tensor) -> None:
-    """Nodes that saved an output sharing memory with ``target`` can no longer use it."""
+    """Saved outputs sharing memory with ``target`` can no longer be used by their nodes."""
     root = target._base if target._base is not None else target
     counter = target.version_counter()
     for node in {target.grad_fn, root.grad_fn}:
         saved = getattr(node, "_saved_result", None)
-        if not saved or type(saved) is _ModifiedResults or not isinstance(saved, tuple):
+        if not saved or not isinstance(saved, tuple):
             continue
-        if any(isinstance(array, np.ndarray) and np.shares_memory(array, target._data)
-               for array in saved):
-            marked = _ModifiedResults(saved)
-            marked.modified = (target._data, counter, counter[0])
-            marked.node = node
-            node._saved_result = marked
+        modified = saved.modified if type(saved) is _ModifiedResults else {}
+        written = [index for index, array in enumerate(saved)
+                   if index not in modified and isinstance(array, np.ndarray)
+                   and np.shares_memory(array, target._data)]
+        if not written:
+            continue
+        if type(saved) is not _ModifiedResults:
+            saved = _ModifiedResults(saved)
+            saved.modified = modified
+            saved.node = node
+            node._saved_result = saved
+        for index in written:
+            modified[index] = (target._data, counter, counter[0])
 
 
 def mark_view(view: Tensor, base: Tensor) -> None:

@@ -234,6 +234,11 @@ def _rule_arguments(op: OpDef, rule: Callable) -> tuple[list, list, bool]:
             arguments.append(f"node._input_meta[{op.input_names.index(name[:-6])}][0]")
         elif name in op.param_names:
             arguments.append(f"node._params[{op.param_names.index(name)}]")
+        elif name[:6] == "result" and name[6:].isdigit() and int(name[6:]) < op.num_outputs:
+            # One output of a multi-output op (result1: the second), read alone: an in-place
+            # write on another output then leaves the rule usable.
+            arguments.append(f"node.unpack_result({int(name[6:])})")
+            needs_result = True
         else:
             raise TypeError(f"rule for {op.name} asks for unknown value {name!r}")
     return arguments, needed_inputs, needs_result

@@ -483,13 +483,15 @@ def _max_pool2d(xp, input, kernel_size, stride=None, padding=0, dilation=1, ceil
     return values, indices
 
 
-def _max_pool2d_rule(grads, input_shape, results, kernel_size, stride, padding, dilation,
+def _max_pool2d_rule(grads, input_shape, result1, kernel_size, stride, padding, dilation,
                      ceil_mode):
+    # Only the indices (result1) are read: in-place ops on the pooled values are allowed, as
+    # in PyTorch.
     kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation)
     batched = len(input_shape) == 4
     grad = grads[0] if batched else grads[0].unsqueeze(0)
     shape = tuple(input_shape) if batched else (1, *input_shape)
-    indices = results[1]._data if batched else results[1]._data[None]
+    indices = result1._data if batched else result1._data[None]
     n, c, oh, ow = indices.shape
     height, width = shape[2], shape[3]
     overlap = any(stride[i] < dilation[i] * (kernel[i] - 1) + 1 for i in range(2))
