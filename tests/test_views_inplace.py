@@ -299,3 +299,17 @@ def test_inplace_result_is_self_and_grad_fn_names():
         b.tril_()
         names.append(b.grad_fn.name())
     assert names[0] == names[1]
+
+
+@pytest.mark.parametrize("call", ["max", "sort", "topk"])
+def test_inplace_write_to_saved_indices_raises_at_backward_like_torch(call):
+    # The indices have no grad_fn, but the node saved them: PyTorch refuses the backward.
+    messages = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor([[1.0, 3.0, 2.0], [4.0, 0.0, 5.0]], requires_grad=True)
+        values, indices = getattr(x, call)(*((2, 1) if call == "topk" else (1,)))
+        indices.zero_()
+        with pytest.raises(RuntimeError) as error:
+            values.sum().backward()
+        messages.append(str(error.value).split(" Hint:")[0])
+    assert messages[0] == messages[1]

@@ -271,8 +271,10 @@ class _ModifiedResults(tuple):
 
         tensor, counter, expected = written
         holder = wrap(tensor)
-        holder.grad_fn = self.node
-        holder._output_nr = index
+        differentiable = self.node._op.differentiable_outputs
+        if differentiable is None or index in differentiable:  # else PyTorch names no node
+            holder.grad_fn = self.node
+            holder._output_nr = index
         raise RuntimeError(modified_message(holder, counter[0], expected))
 
 
@@ -280,7 +282,12 @@ def _invalidate_saved_results(target: Tensor) -> None:
     """Saved outputs sharing memory with ``target`` can no longer be used by their nodes."""
     root = target._base if target._base is not None else target
     counter = target.version_counter()
-    for node in {target.grad_fn, root.grad_fn}:
+    nodes = {target.grad_fn, root.grad_fn}
+    for tensor in (target, root):
+        saver = tensor.__dict__.get("_saved_by")
+        if saver is not None:
+            nodes.add(saver())
+    for node in nodes:
         saved = getattr(node, "_saved_result", None)
         if not saved or not isinstance(saved, tuple):
             continue
@@ -364,6 +371,10 @@ def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
             result.grad_fn = node
             result._output_nr = index
             result._requires_grad = True
+        elif save_result:
+            # No grad_fn names the node that saved this output (indices, say): remember it, so
+            # that an in-place write to the output is caught at backward, as PyTorch does.
+            result.__dict__["_saved_by"] = weakref.ref(node)
     if MODES.record_check:  # saved-tensor hooks, or inference tensors exist
         _modes.check_record(node)
     if anomaly_mode.STATE.enabled:

@@ -166,10 +166,10 @@ def modified_message(tensor: Tensor, version: int, expected: int) -> str:
     shape = list(tensor.shape)
     origin = ""
     if tensor.grad_fn is not None:
-        origin = f", which is output {tensor._output_nr} of {tensor.grad_fn.name()}"
+        origin = f", which is output {tensor._output_nr} of {tensor.grad_fn.name()},"
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [torch.{kind} {shape}]{origin}, is at version {version}; expected version "
+        f"operation: [torch.{kind} {shape}]{origin} is at version {version}; expected version "
         f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
         "to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
     )
