@@ -489,3 +489,20 @@ def test_margin_losses_with_weights_match_torch(p, reduction):
 
     for ours, theirs in zip(run(tapegrad), run(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_embedding_max_norm_renormalizes_rows_in_place_like_torch(norm_type):
+    results = []
+    for lib in (tapegrad, torch):
+        weight = lib.tensor(np.arange(24.0, dtype=np.float32).reshape(6, 4) / 3,
+                            requires_grad=True)
+        indices = lib.tensor([[0, 2], [5, 2]])
+        output = lib.nn.functional.embedding(indices, weight, max_norm=3.0, norm_type=norm_type)
+        output.sum().backward()
+        results.append((output, weight.detach().clone(), weight.grad, weight._version))
+    (output, weight, grad, version), (t_output, t_weight, t_grad, t_version) = results
+    assert_close(output, t_output)
+    assert_close(weight, t_weight)  # rows 0, 2 and 5 rescaled in place, the others untouched
+    assert_close(grad, t_grad)
+    assert version == t_version

@@ -924,8 +924,28 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx = padding_idx % weight.shape[0]
     if max_norm is not None:
-        raise NotImplementedError("embedding: max_norm is not supported by tapegrad")
+        _renormalize_rows_(weight, input, max_norm, norm_type)
     return embedding_op.function(weight, input, padding_idx)
+
+
+def _renormalize_rows_(weight, input, max_norm, norm_type):
+    """Scale, in place and outside autograd, each row of ``weight`` that ``input`` picks and
+    whose norm exceeds ``max_norm`` down to that norm (PyTorch's embedding_renorm_, its 1e-7
+    included); the version bump makes nodes that saved the old weight refuse backward."""
+    rows = np.unique(np.asarray(input._data if isinstance(input, Tensor) else input))
+    data = weight._data
+    if rows.size == 0:
+        return
+    picked = np.abs(data[rows])  # norms in the weight's dtype, the scale in double: as PyTorch
+    if norm_type == float("inf"):
+        norms = picked.max(axis=1)
+    else:
+        norms = (picked ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    if over.any():
+        scale = max_norm / (norms[over].astype(np.float64) + 1e-7)
+        data[rows[over]] *= scale.astype(data.dtype)[:, None]
+        weight._bump_version()
 
 
 def one_hot(tensor, num_classes=-1):
