@@ -33,6 +33,7 @@ ENTRIES = [
     OpEntry("index_copy", lambda lib, x, source, dim, index: lib.index_copy(x, dim, index,
                                                                             source)),
     OpEntry("index_fill", "index_fill"),
+    OpEntry("index_fill_tensor", lambda lib, x, value, dim, index: x.index_fill(dim, index, value)),
     OpEntry("masked_select", "masked_select"),
     OpEntry("masked_scatter", lambda lib, x, source, mask: x.masked_scatter(mask, source)),
     OpEntry("take", "take"),

@@ -1166,27 +1166,46 @@ index_fill_op = defop(
                    (2, np.array([0]), 1.5), (0, np.array([0]), np.array([1.0, 2.0]))))])
 
 
+def _index_fill_tensor(xp, input, value, dim, index):
+    return _index_fill(xp, input, dim, index, value)
+
+
+# A value tensor that requires grad is an input: it receives the sum of the gradient over the
+# filled positions (each counted once, however often the index repeats).
+index_fill_tensor_op = defop(
+    _index_fill_tensor, name="index_fill_tensor", node="IndexFillBackward1", inputs=2,
+    array_params=True, function=False,
+    grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0),
+           "value": lambda grad, dim, index: (grad - grad.index_fill(dim, index, 0)).sum()},
+    samples=[samples.Sample(((4, 3), ()), args=(0, np.array([3, 1, 3]))),
+             samples.Sample(((3, 4), ()), args=(-1, np.array([0])))])
+
+
 def _fill_value(value):
+    """The fill value as a number, or None for a tensor that requires grad (an input then)."""
     if getattr(value, "ndim", 0):
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
     if isinstance(value, Tensor):
-        if value._requires_grad:
-            raise NotImplementedError("index_fill with a value tensor that requires grad "
-                                      "(IndexFillBackward1) is not supported")
-        return value.item()
+        return None if value._requires_grad else value.item()
     return value
 
 
 @public(methods=("index_fill",))
 def index_fill(input, dim, index, value):
     """``input`` with the slices at ``index`` set to ``value``; see torch.index_fill."""
-    return index_fill_op.function(input, dim, index, _fill_value(value))
+    number = _fill_value(value)
+    if number is None:
+        return index_fill_tensor_op.function(input, value, dim, index)
+    return index_fill_op.function(input, dim, index, number)
 
 
 @public(methods=("index_fill_",), function=False)
 def index_fill_(input, dim, index, value):
-    return _dispatch_inplace(index_fill_op, input, (input,), (dim, index, _fill_value(value)))
+    number = _fill_value(value)
+    if number is None:
+        return _dispatch_inplace(index_fill_tensor_op, input, (input, value), (dim, index))
+    return _dispatch_inplace(index_fill_op, input, (input,), (dim, index, number))
 
 
 # --- masked_select / masked_scatter / take / take_along_dim / nonzero -------------------------
