@@ -1170,8 +1170,8 @@ def _index_fill_tensor(xp, input, value, dim, index):
     return _index_fill(xp, input, dim, index, value)
 
 
-# A value tensor that requires grad is an input: it receives the sum of the gradient over the
-# filled positions (each counted once, however often the index repeats).
+# A value tensor is an input: it receives the sum of the gradient over the filled positions
+# (each counted once, however often the index repeats).
 index_fill_tensor_op = defop(
     _index_fill_tensor, name="index_fill_tensor", node="IndexFillBackward1", inputs=2,
     array_params=True, function=False,
@@ -1182,13 +1182,12 @@ index_fill_tensor_op = defop(
 
 
 def _fill_value(value):
-    """The fill value as a number, or None for a tensor that requires grad (an input then)."""
+    """The fill value as a number, or None for a tensor: PyTorch's Tensor overload then
+    (IndexFillBackward1; the value is an input, which vmap and forward AD see too)."""
     if getattr(value, "ndim", 0):
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
-    if isinstance(value, Tensor):
-        return None if value._requires_grad else value.item()
-    return value
+    return None if isinstance(value, Tensor) else value
 
 
 @public(methods=("index_fill",))
