@@ -12,11 +12,9 @@ from .optimizer import (
     Optimizer,
     addcdiv_,
     addcmul_,
-    grads_of,
     lerp_,
-    new_step,
+    stepped,
     updated,
-    zeros_like_param,
 )
 
 
@@ -62,17 +60,12 @@ class Adam(Optimizer):
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["exp_avg"] = zeros_like_param(param)
-                        state["exp_avg_sq"] = zeros_like_param(param)
-                        if group["amsgrad"]:
-                            state["max_exp_avg_sq"] = zeros_like_param(param)
+                buffers = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+                if group["amsgrad"]:
+                    buffers["max_exp_avg_sq"] = 0.0
+                for param, grad, state in stepped(self, group, buffers):
                     data = param._data
                     exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                    state["step"]._data += 1
                     if weight_decay != 0:
                         if group["decoupled_weight_decay"]:
                             data *= data.dtype.type(1 - lr * weight_decay)

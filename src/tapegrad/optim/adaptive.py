@@ -13,9 +13,9 @@ from .optimizer import (
     Optimizer,
     addcdiv_,
     addcmul_,
-    grads_of,
     lerp_,
     new_step,
+    stepped,
     updated,
     zeros_like_param,
 )
@@ -49,18 +49,14 @@ class RMSprop(Optimizer):
             for group in self.param_groups:
                 lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
                 momentum, weight_decay = group["momentum"], group["weight_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["square_avg"] = zeros_like_param(param)
-                        if momentum > 0:
-                            state["momentum_buffer"] = zeros_like_param(param)
-                        if group["centered"]:
-                            state["grad_avg"] = zeros_like_param(param)
+                buffers = {"square_avg": 0.0}
+                if momentum > 0:
+                    buffers["momentum_buffer"] = 0.0
+                if group["centered"]:
+                    buffers["grad_avg"] = 0.0
+                for param, grad, state in stepped(self, group, buffers):
                     data = param._data
                     kind = data.dtype.type
-                    state["step"]._data += 1
                     if weight_decay != 0:
                         grad = grad + kind(weight_decay) * data
                     square_avg = state["square_avg"]._data
@@ -111,14 +107,10 @@ class Adagrad(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["sum"] = zeros_like_param(param, group["initial_accumulator_value"])
+                buffers = {"sum": group["initial_accumulator_value"]}
+                for param, grad, state in stepped(self, group, buffers):
                     data = param._data
                     kind = data.dtype.type
-                    state["step"]._data += 1
                     step = float(state["step"]._data)
                     if weight_decay != 0:
                         grad = grad + kind(weight_decay) * data
@@ -152,15 +144,10 @@ class Adadelta(Optimizer):
             for group in self.param_groups:
                 lr, rho, eps = group["lr"], group["rho"], group["eps"]
                 weight_decay = group["weight_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["square_avg"] = zeros_like_param(param)
-                        state["acc_delta"] = zeros_like_param(param)
+                for param, grad, state in stepped(self, group,
+                                                  {"square_avg": 0.0, "acc_delta": 0.0}):
                     data = param._data
                     kind = data.dtype.type
-                    state["step"]._data += 1
                     if weight_decay != 0:
                         grad = grad + kind(weight_decay) * data
                     square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
@@ -194,15 +181,9 @@ class Adamax(Optimizer):
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["exp_avg"] = zeros_like_param(param)
-                        state["exp_inf"] = zeros_like_param(param)
+                for param, grad, state in stepped(self, group, {"exp_avg": 0.0, "exp_inf": 0.0}):
                     data = param._data
                     kind = data.dtype.type
-                    state["step"]._data += 1
                     if weight_decay != 0:
                         grad = grad + kind(weight_decay) * data
                     exp_avg, exp_inf = state["exp_avg"]._data, state["exp_inf"]._data
@@ -241,16 +222,11 @@ class NAdam(Optimizer):
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
                 momentum_decay = group["momentum_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["mu_product"] = wrap(np.ones((), dtype=np.float32))
-                        state["exp_avg"] = zeros_like_param(param)
-                        state["exp_avg_sq"] = zeros_like_param(param)
+                buffers = {"mu_product": lambda param: wrap(np.ones((), dtype=np.float32)),
+                           "exp_avg": 0.0, "exp_avg_sq": 0.0}
+                for param, grad, state in stepped(self, group, buffers):
                     data = param._data
                     kind = data.dtype.type
-                    state["step"]._data += 1
                     step = float(state["step"]._data)
                     correction2 = 1 - beta2**step
                     if weight_decay != 0:
@@ -296,15 +272,10 @@ class RAdam(Optimizer):
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-                for param, grad in grads_of(group):
-                    state = self.state.setdefault(param, {})
-                    if not state:
-                        state["step"] = new_step()
-                        state["exp_avg"] = zeros_like_param(param)
-                        state["exp_avg_sq"] = zeros_like_param(param)
+                for param, grad, state in stepped(self, group,
+                                                  {"exp_avg": 0.0, "exp_avg_sq": 0.0}):
                     data = param._data
                     kind = data.dtype.type
-                    state["step"]._data += 1
                     step = float(state["step"]._data)
                     if weight_decay != 0:
                         if group["decoupled_weight_decay"]:

@@ -173,6 +173,22 @@ def addcdiv_(array: np.ndarray, first: np.ndarray, second: np.ndarray, value: fl
     array += array.dtype.type(value) * first / second
 
 
+def stepped(optimizer: Any, group: dict,
+            buffers: dict[str, Any]) -> Iterator[tuple[Tensor, np.ndarray, dict]]:
+    """(param, grad, state) for each parameter of ``group`` with a gradient, its step counted.
+    A first step makes the state: the step counter, then per name in ``buffers`` a buffer of
+    the parameter's shape filled with the value (or, for a callable, what it makes of the
+    parameter), in PyTorch's key order."""
+    for param, grad in grads_of(group):
+        state = optimizer.state.setdefault(param, {})
+        if not state:
+            state["step"] = new_step()
+            for name, value in buffers.items():
+                state[name] = value(param) if callable(value) else zeros_like_param(param, value)
+        state["step"]._data += 1
+        yield param, grad, state
+
+
 def grads_of(group: dict) -> Iterator[tuple[Tensor, np.ndarray]]:
     """(param, grad array with maximize applied) for the params of a group that have a grad."""
     for param in group["params"]:
