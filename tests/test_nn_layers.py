@@ -496,3 +496,7 @@ def test_lstm_bad_input_raises_like_torch() -> None:
         with pytest.raises(ValueError, match=r"RNN input dtype \(torch.float32\) does not "
                                              r"match weight dtype \(torch.float64\)"):
             lib.nn.LSTM(4, 5, dtype=lib.float64)(lib.zeros(2, 3, 4))
+        # float32 input with a float64 initial state: PyTorch's fused layer refuses it.
+        with pytest.raises(RuntimeError, match="unsupported data type"):
+            lib.nn.LSTM(4, 5)(lib.zeros(2, 3, 4), (lib.zeros(1, 3, 5, dtype=lib.float64),
+                                                   lib.zeros(1, 3, 5)))

@@ -197,6 +197,8 @@ class RNNBase(Module):
         fused = (is_lstm and input.dtype == _dtype.float32 and self.proj_size == 0
                  and input.numel() != 0
                  and all(weight.dtype == _dtype.float32 for weight in self._flat_weights))
+        if fused and any(state.dtype != _dtype.float32 for state in hx):
+            raise RuntimeError("get_mkldnn_dtype: unsupported data type")  # PyTorch's words
         final_h: list[Tensor] = []
         final_c: list[Tensor] = []
         layer_input = input
