@@ -962,6 +962,12 @@ def scatter_reduce_(input, dim, index, src, reduce, *, include_self=True):
 
 
 # --- index_select / index_add / index_copy / index_fill --------------------------------------
+def _zero_slices(grad, dim, index):
+    """The gradient with the slices at ``index`` zeroed: what reaches an input whose slices
+    there were overwritten (index_copy, index_fill)."""
+    return grad.index_fill(dim, index, 0)
+
+
 def _slice_shape(shape, dim):
     return [size for axis, size in enumerate(shape) if axis != dim]
 
@@ -1115,7 +1121,7 @@ def _index_copy(xp, input, source, dim, index):
 index_copy_op = defop(
     _index_copy, name="index_copy", node="IndexCopyBackward0", inputs=2, array_params=True,
     function=False, kind="linear",
-    grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0),
+    grads={"input": _zero_slices,
            "source": lambda grad, source_shape, dim, index: grad.index_select(
                dim, index).reshape(source_shape)},
     samples=[samples.Sample(((4, 3), (2, 3)), args=(0, np.array([3, 1]))),
@@ -1155,7 +1161,7 @@ def _index_fill(xp, input, dim, index, value):
 
 index_fill_op = defop(
     _index_fill, name="index_fill", node="IndexFillBackward0", array_params=True,
-    function=False, grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0)},
+    function=False, grads={"input": _zero_slices},
     samples=[samples.Sample(((4, 3),), args=(0, np.array([3, 1]), 1.5)),
              samples.Sample(((3, 4),), args=(-1, np.array([0]), -2.0)),
              samples.Sample(((4, 3),), args=(0, np.array([-1]), 1.5)),
@@ -1175,8 +1181,8 @@ def _index_fill_tensor(xp, input, value, dim, index):
 index_fill_tensor_op = defop(
     _index_fill_tensor, name="index_fill_tensor", node="IndexFillBackward1", inputs=2,
     array_params=True, function=False,
-    grads={"input": lambda grad, dim, index: grad.index_fill(dim, index, 0),
-           "value": lambda grad, dim, index: (grad - grad.index_fill(dim, index, 0)).sum()},
+    grads={"input": _zero_slices,
+           "value": lambda grad, dim, index: (grad - _zero_slices(grad, dim, index)).sum()},
     samples=[samples.Sample(((4, 3), ()), args=(0, np.array([3, 1, 3]))),
              samples.Sample(((3, 4), ()), args=(-1, np.array([0])))])
 
