@@ -386,6 +386,7 @@ class Tensor:
         node = self.grad_fn
         if node._retain_grad_hooks is None:
             node._retain_grad_hooks = {}
+            node._hooked = True
         node._retain_grad_hooks[self._output_nr] = self
 
     def register_hook(self, hook: Callable) -> RemovableHandle:
@@ -399,6 +400,7 @@ class Tensor:
             return add_hook(self._hooks, hook)
         if node._tensor_prehooks is None:
             node._tensor_prehooks = {}
+            node._hooked = True
         hooks = node._tensor_prehooks.setdefault(self._output_nr, {})
         return add_hook(hooks, hook)
 

@@ -10,14 +10,13 @@ import numpy as np
 
 from . import anomaly_mode
 from .grad_mode import STATE
-from .graph import AccumulateGrad, Node, accumulate_into
+from .graph import FREED, AccumulateGrad, Node, accumulate_into
 
 if TYPE_CHECKING:
     from .._tensor import Tensor
 
 Edge = tuple  # (Node, output_nr)
 _ndarray = np.ndarray
-_NO_OUTPUTS: list = []
 _asarray = np.asarray
 
 
@@ -195,55 +194,53 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                 run = accumulate and node in target_nodes
             else:
                 run = node in leading  # type: ignore[operator]
-            if node._tensor_prehooks is not None or node._retain_grad_hooks is not None:
+            hooked = node._hooked  # one flag for the four kinds of hooks a node can carry
+            if hooked and (node._tensor_prehooks is not None
+                           or node._retain_grad_hooks is not None):
                 _run_tensor_prehooks(node, grads)
             if capture_at and node in capture_at:
                 _capture(node, grads, capture_at[node], captured)
-            outputs = None
+            edges = node._edges
             if run and (grads[0] is not None if len(grads) == 1 else
                         any(grad is not None for grad in grads)):
-                if node_type is AccumulateGrad and node._prehooks is None and \
-                        node._hooks is None:
+                if node_type is AccumulateGrad and not hooked:
                     grad = grads[0]
                     accumulate_into(node.variable, grad, id(grad) not in shared)
-                    outputs = _NO_OUTPUTS
-                elif node._prehooks is None and node._hooks is None and not anomaly.enabled \
-                        and node_type is not AccumulateGrad:
+                    continue  # a leaf's sink has no edges
+                if hooked or anomaly.enabled:
+                    outputs = _call_node(node, grads)
+                else:
                     try:
                         outputs = node.apply(grads)
                     except Exception as error:
                         anomaly_mode.annotate(node, error)
                         raise
-                else:
-                    outputs = _call_node(node, grads)
                 if not keep_graph and (node._saved or node._saved_result is not None):
-                    node.release()
-            edges = node._edges
-            metas = node._input_meta
-            count = len(outputs) if outputs is not None else 0
-            for index in range(len(edges)):
-                child, output_nr = edges[index]
+                    node._saved = FREED  # Node.release, inline: this runs once per node
+                    node._saved_result = FREED
+                if len(outputs) != len(edges):
+                    outputs = list(outputs)[:len(edges)]
+                    outputs += [None] * (len(edges) - len(outputs))
+            else:
+                outputs = [None] * len(edges)
+            for index, ((child, output_nr), grad, meta) in enumerate(
+                    zip(edges, outputs, node._input_meta)):
                 if child is None:
                     continue
-                if index < count:
-                    grad = outputs[index]  # type: ignore[index]
-                    if grad is not None:
-                        if type(child) is AccumulateGrad and not create_graph and \
-                                _passed_on(grad, grads, outputs):
-                            shared[id(grad)] = grad
-                        meta = metas[index]
-                        if meta is not None:
-                            data = grad._data
-                            dtype = data.dtype
-                            # dtype objects are usually the same instance: try `is` first
-                            if data.shape != meta[0] or (dtype is not meta[1]
-                                                         and dtype != meta[1]):
-                                grad = _fit_gradient(node, index, grad, meta)
-                        buffer = buffers.get(child)
-                        if buffer is None and output_nr == 0:
-                            buffers[child] = [grad]
-                        else:
-                            _deposit(buffers, child, output_nr, grad, create_graph, owned)
+                if grad is not None:
+                    if type(child) is AccumulateGrad and not create_graph and \
+                            _passed_on(grad, grads, outputs):
+                        shared[id(grad)] = grad
+                    if meta is not None:
+                        data = grad._data
+                        dtype = data.dtype
+                        # dtype objects are usually the same instance: try `is` first
+                        if data.shape != meta[0] or (dtype is not meta[1] and dtype != meta[1]):
+                            grad = _fit_gradient(node, index, grad, meta)
+                    if output_nr == 0 and child not in buffers:
+                        buffers[child] = [grad]
+                    else:
+                        _deposit(buffers, child, output_nr, grad, create_graph, owned)
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0 and (targets is None or child in leading

@@ -77,6 +77,7 @@ class Node:
 
     _hooks: dict | None = None
     _prehooks: dict | None = None
+    _hooked = False  # set once any of the four hook dicts is: the engine checks only this
     _tensor_prehooks: dict | None = None
     _retain_grad_hooks: dict | None = None
     _output_meta: tuple | None = None
@@ -112,12 +113,14 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after the node; it may return new grad_inputs."""
         if self._hooks is None:
             self._hooks = {}
+            self._hooked = True
         return add_hook(self._hooks, fn)
 
     def register_prehook(self, fn: Callable) -> RemovableHandle:
         """``fn(grad_outputs)`` runs before the node; it may return new grad_outputs."""
         if self._prehooks is None:
             self._prehooks = {}
+            self._hooked = True
         return add_hook(self._prehooks, fn)
 
     def __call__(self, *grads: Tensor) -> Any:
