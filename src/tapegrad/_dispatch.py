@@ -27,6 +27,7 @@ COMPARE = 3  # inputs promoted, the result is bool (eq, lt, ...)
 _ndarray = np.ndarray
 _getframe = sys._getframe
 _creation_site = anomaly_mode.creation_site
+_CODE_KINDS = anomaly_mode._INTERNAL
 _asarray = np.asarray
 
 
@@ -160,8 +161,9 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
 
 # --- fast paths for one- and two-input ops --------------------------------------------------
 # The registry writes the common case of each such op (plain tensors of one dtype, or a tensor
-# and a Python number of a compatible kind) into the op's generated function
-# (ops/_registry._inline_fast_path) and leaves everything else to ``dispatch``, the reference.
+# and a Python number of a compatible kind), node recording included, into the op's generated
+# function (inline_fast_path, at the end of this module) and leaves everything else to
+# ``dispatch`` and ``record``, the reference.
 FAST_TYPES = {Tensor}  # the exact types that take the fast path; nn.Parameter adds itself
 _new = object.__new__
 
@@ -169,89 +171,16 @@ _new = object.__new__
 _NO_EDGE = (None, 0)
 
 
-def _edge_and_meta(tensor: Tensor) -> tuple:
-    function = tensor.grad_fn
-    edge = ((tensor._accumulator or tensor.grad_accumulator(), 0) if function is None
-            else (function, tensor._output_nr))
-    data = tensor._data
-    return edge, (data.shape, data.dtype)
-
-
-def record_binary(op: Any, input: Tensor, other: Any, params: tuple, result: Tensor) -> None:
-    """``record`` for two inputs (the second maybe a number) and one output, without loops."""
-    node = _new(op.node_class)
-    mask = 0
-    if input._requires_grad:
-        first, first_meta = _edge_and_meta(input)
-        mask = 1
-    else:
-        first, first_meta = _NO_EDGE, None
-    if type(other) in FAST_TYPES and other._requires_grad:
-        second, second_meta = _edge_and_meta(other)
-        mask |= 2
-    else:
-        second, second_meta = _NO_EDGE, None
-    node._edges = (first, second)
-    node._input_meta = (first_meta, second_meta)
-    node._sequence_nr = _next_sequence_nr()
-    node._params = params
-    plan = op.save_plans.get(mask) or op.save_plan(mask)
-    if plan[0]:
-        saved: list = [None, None]
-        versions: list = [None, None]
-        for index in plan[0]:
-            value = other if index else input
-            saved[index] = value  # a number is saved as it is; a tensor with its version
-            if type(value) in FAST_TYPES:
-                versions[index] = value.version_counter()[0]
-        node._saved = saved
-        node._saved_versions = versions
-    else:
-        node._saved = ()
-        node._saved_versions = ()
-    node._saved_result = (result._data,) if plan[1] else None
-    result.grad_fn = node
-    result._requires_grad = True
+def finish_record(node: Any, depth: int) -> None:
+    """The rare end of recording a node: saved-tensor hooks or inference-tensor checks, and
+    anomaly mode's stack (``depth``: frames between the caller and the op's user)."""
     if MODES.record_check:
         _modes.check_record(node)
     if anomaly_mode.STATE.enabled:
         node._trace = anomaly_mode.creation_trace()
     else:
-        try:  # record_binary <- generated function <- ...: walked up to the user's frame
-            node._trace = _creation_site(_getframe(2))
-        except ValueError:
-            node._trace = _creation_site(_getframe(1))
-
-
-def record_unary(op: Any, input: Tensor, params: tuple, result: Tensor) -> None:
-    """``record`` for one input and one output, without the loops."""
-    node = _new(op.node_class)
-    function = input.grad_fn
-    if function is None:
-        node._edges = ((input._accumulator or input.grad_accumulator(), 0),)
-    else:
-        node._edges = ((function, input._output_nr),)
-    data = input._data
-    node._input_meta = ((data.shape, data.dtype),)
-    node._sequence_nr = _next_sequence_nr()
-    node._params = params
-    plan = op.save_plans.get(1) or op.save_plan(1)
-    if plan[0]:
-        node._saved = [input]
-        node._saved_versions = [input.version_counter()[0]]
-    else:
-        node._saved = ()
-        node._saved_versions = ()
-    node._saved_result = (result._data,) if plan[1] else None
-    result.grad_fn = node
-    result._requires_grad = True
-    if MODES.record_check:
-        _modes.check_record(node)
-    if anomaly_mode.STATE.enabled:
-        node._trace = anomaly_mode.creation_trace()
-    else:
-        try:  # record_unary <- generated function <- ...: walked up to the user's frame
-            node._trace = _creation_site(_getframe(2))
+        try:
+            node._trace = _creation_site(_getframe(depth + 1))
         except ValueError:
             node._trace = _creation_site(_getframe(1))
 
@@ -464,3 +393,139 @@ def write_inplace(target: Tensor, result: Tensor) -> None:
             from .ops.indexing import refresh_views
 
             refresh_views(target, None)
+
+
+FAST_PATH_GLOBALS = {
+    "_modes": MODES, "_grad_state": STATE, "_fast": FAST_TYPES,
+    "_xp": xp, "_ndarray": _ndarray, "_asarray": _asarray,
+    "_new": object.__new__, "_Tensor": Tensor, "_mark_view": mark_view,
+    "_NO_EDGE": _NO_EDGE, "_next_sequence_nr": _next_sequence_nr,
+    "_anomaly": anomaly_mode.STATE, "_finish_record": finish_record,
+    "_getframe": _getframe, "_code_kinds": _CODE_KINDS,
+    "_creation_site": _creation_site,
+    "_broadcast_failure": broadcast_failure,
+}
+
+
+def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text: str,
+                      params_text: str) -> str:
+    """The body of a one- or two-input op's function: dispatch's common case written out
+    for this op (its promotion, view and node known now), deferring the rest to dispatch.
+    Locals start with an underscore so that no parameter name of an op can shadow them.
+
+    This is the hot path of every arithmetic operator, so per-call work that can be decided
+    here is decided here.
+    """
+    promotion = op.promotion
+    first = input_names[0]
+    fallback = f"return _dispatch(_op, {inputs_text}, {params_text})"
+    params = "".join(f", {name}" for name in param_names)
+    lines = [f"if _modes.active or type({first}) not in _fast:", f"    {fallback}",
+             f"_data = {first}._data", "_dtype = _data.dtype"]
+    if len(input_names) == 2:
+        second = input_names[1]
+        lines += [f"_kind = type({second})", "if _kind in _fast:",
+                  f"    _other = {second}._data"]
+        if promotion:
+            lines += ["    if _other.dtype != _dtype:", f"        {fallback}"]
+        lines += [f"    _grad = {first}._requires_grad or {second}._requires_grad"]
+        if promotion:
+            # A Python number keeps the tensor's dtype when it is of the same kind or lower.
+            lines += ["elif _kind is float and _dtype.kind in 'fc' or _kind is int and "
+                      "_dtype.kind in 'iufc':",
+                      f"    _other = {second}",
+                      f"    _grad = {first}._requires_grad"]
+        lines += ["else:", f"    {fallback}"]
+        call = f"_op.forward(_xp, _data, _other{params})"
+    else:
+        lines += [f"_grad = {first}._requires_grad"]
+        call = f"_op.forward(_xp, _data{params})"
+    if promotion == FLOAT:
+        lines += ["if _dtype.kind not in 'fc':", f"    {fallback}"]
+    tensors = ", ".join(input_names)
+    lines += ["try:", f"    _out = {call}", "except ValueError as _error:",
+              f"    raise _broadcast_failure(_error, {tensors}) from None",
+              "if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
+    if promotion and promotion != COMPARE:
+        lines += ["if _out.dtype != _dtype:", "    _out = _out.astype(_dtype)"]
+    lines += ["_result = _new(_Tensor)", "_result._data = _out", "_result._requires_grad = False",
+              "_result.grad_fn = None", "_result._output_nr = 0", "_result._grad = None",
+              "_result._version_counter = None", "_result._base = None"]
+    if op.is_view:
+        lines += [f"_mark_view(_result, {first})"]
+    if op.node_class is not None:
+        lines += ["if _grad and _grad_state.enabled:"]
+        lines += ["    " + line for line in inline_record(op, input_names, params_text)]
+    lines += ["return _result"]
+    return "\n    ".join(lines)
+
+
+def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
+    """The lines that record the node of a one- or two-input op (dispatch.record's work, for
+    this op): the edges and metadata of the inputs that need grad, and what the op's rules
+    read, decided here for each combination of inputs needing grad."""
+    first = input_names[0]
+    lines = ["_node = _new(_op.node_class)"]
+
+    def edge(name: str, index: int, array: str) -> list[str]:
+        return [f"_function = {name}.grad_fn",
+                f"_edge{index} = ({name}._accumulator or {name}.grad_accumulator(), 0) "
+                f"if _function is None else (_function, {name}._output_nr)",
+                f"_meta{index} = ({array}.shape, {array}.dtype)"]
+
+    def save(mask: int) -> list[str]:
+        inputs, result = op.save_plan(mask)
+        if not inputs:
+            block = ["_node._saved = ()", "_node._saved_versions = ()"]
+        else:
+            block = []
+            for index in inputs:  # a saved tensor is saved with its version (made if need be)
+                name = input_names[index]
+                body = [f"_counter = {name}._version_counter", "if _counter is None:",
+                        f"    _counter = {name}._version_counter = [0]",
+                        f"_version{index} = _counter[0]"]
+                if index == 1:  # the second input may be a number, saved as it is
+                    block += ["_version1 = None", "if _kind in _fast:"]
+                    block += ["    " + line for line in body]
+                else:
+                    block += body
+            saved = [name if index in inputs else "None" for index, name in
+                     enumerate(input_names)]
+            versions = [f"_version{index}" if index in inputs else "None"
+                        for index in range(len(input_names))]
+            block += [f"_node._saved = [{', '.join(saved)}]",
+                      f"_node._saved_versions = [{', '.join(versions)}]"]
+        block.append(f"_node._saved_result = {'(_out,)' if result else 'None'}")
+        return block
+
+    if len(input_names) == 1:
+        lines += edge(first, 0, "_data")
+        lines += ["_node._edges = (_edge0,)", "_node._input_meta = (_meta0,)"]
+        lines += save(1)
+    else:
+        second = input_names[1]
+        lines += [f"if {first}._requires_grad:"]
+        lines += ["    " + line for line in edge(first, 0, "_data")]
+        lines += ["    _mask = 1", "else:", "    _edge0 = _NO_EDGE", "    _meta0 = None",
+                  "    _mask = 0", f"if _kind in _fast and {second}._requires_grad:"]
+        lines += ["    " + line for line in edge(second, 1, "_other")]
+        lines += ["    _mask |= 2", "else:", "    _edge1 = _NO_EDGE", "    _meta1 = None",
+                  "_node._edges = (_edge0, _edge1)", "_node._input_meta = (_meta0, _meta1)"]
+        for mask, keyword in ((1, "if"), (2, "elif"), (3, "else")):
+            lines += [f"{keyword} _mask == {mask}:" if mask != 3 else "else:"]
+            lines += ["    " + line for line in save(mask)]
+    lines += ["_node._sequence_nr = _next_sequence_nr()", f"_node._params = {params_text}",
+              "_result.grad_fn = _node", "_result._requires_grad = True",
+              # Saved-tensor hooks, inference tensors or anomaly mode: the general tail.
+              "if _modes.record_check or _anomaly.enabled:",
+              "    _finish_record(_node, 1)",
+              "else:  # where the node was made, named by errors in backward (creation_site)",
+              "    try:",
+              "        _frame = _getframe(1)",
+              "    except ValueError:",
+              "        _frame = _getframe(0)",
+              "    _code = _frame.f_code",
+              "    _entry = _code_kinds.get(id(_code))",
+              "    _node._trace = (_code, _frame.f_lasti) if _entry is not None and not "
+              "_entry[1] else _creation_site(_frame)"]
+    return lines

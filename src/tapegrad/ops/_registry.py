@@ -283,8 +283,26 @@ def _compile_rule(op: OpDef, rule: Callable, joint: bool,
     source = "\n".join(lines) + "\n"
     namespace = {"rule": rule, "array_rule": array_rule, "_wrap": wrap,
                  "_ignore_errors": ignore_errors, "_restore_errors": restore_errors,
-                 **_FAST_PATH_GLOBALS}
+                 **_dispatch.FAST_PATH_GLOBALS}
     return _generate(f"{op.name}_rule", source, namespace), tuple(needed_inputs), needs_result
+
+
+def _direct_apply(op: OpDef) -> Callable:
+    """OpNode.apply for a one-output op with a rule per input, written out for this op: the
+    engine calls it once per node, so the rule callers are its globals, without the loop."""
+    values = []
+    namespace: dict[str, Any] = {}
+    for index, caller in enumerate(op.rule_callers):
+        if caller is None:
+            values.append("None")
+        else:
+            namespace[f"_caller{index}"] = caller
+            values.append(f"None if _edges[{index}][0] is None else _caller{index}(self, _grad)")
+    source = ("def generated(self, grad_outputs):\n"
+              "    _grad = grad_outputs[0] if grad_outputs else None\n"
+              "    _edges = self._edges\n"
+              f"    return [{', '.join(values)}]\n")
+    return _generate(f"{op.node_name}.apply", source, namespace)
 
 
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
@@ -315,14 +333,14 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     if inplace:
         body = f"return _dispatch_inplace(_op, {input_names[0]}, {inputs_text}, {params_text})"
     elif not sequence and op.num_outputs == 1 and inputs in (1, 2) and not op.array_params:
-        body = _inline_fast_path(op, input_names, param_names, inputs_text, params_text)
+        body = _dispatch.inline_fast_path(op, input_names, param_names, inputs_text, params_text)
     else:
         body = f"return _dispatch(_op, {inputs_text}, {params_text})"
     name = op.name + ("_" if inplace else "")
     source = f"def generated({', '.join(pieces)}):\n    {body}\n"
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace,
-                                 **_FAST_PATH_GLOBALS}
+                                 **_dispatch.FAST_PATH_GLOBALS}
     function = _generate(name, source, namespace)
     # Defaults live on the function object, not in the (shared) code.
     function.__defaults__ = tuple(positional_defaults) or None
@@ -330,71 +348,6 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     function.__doc__ = forward.__doc__
     function.__module__ = "tapegrad"
     return function
-
-
-_FAST_PATH_GLOBALS = {
-    "_modes": _dispatch.MODES, "_grad_state": _dispatch.STATE, "_fast": _dispatch.FAST_TYPES,
-    "_xp": _dispatch.xp, "_ndarray": _dispatch._ndarray, "_asarray": _dispatch._asarray,
-    "_new": object.__new__, "_Tensor": Tensor, "_mark_view": _dispatch.mark_view,
-    "_record_unary": _dispatch.record_unary, "_record_binary": _dispatch.record_binary,
-    "_broadcast_failure": _dispatch.broadcast_failure,
-}
-
-
-def _inline_fast_path(op: OpDef, input_names: list, param_names: list, inputs_text: str,
-                      params_text: str) -> str:
-    """The body of a one- or two-input op's function: dispatch's common case written out
-    for this op (its promotion, view and node known now), deferring the rest to dispatch.
-    Locals start with an underscore so that no parameter name of an op can shadow them.
-
-    This is the hot path of every arithmetic operator, so per-call work that can be decided
-    here is decided here.
-    """
-    promotion = op.promotion
-    first = input_names[0]
-    fallback = f"return _dispatch(_op, {inputs_text}, {params_text})"
-    params = "".join(f", {name}" for name in param_names)
-    lines = [f"if _modes.active or type({first}) not in _fast:", f"    {fallback}",
-             f"_data = {first}._data", "_dtype = _data.dtype"]
-    if len(input_names) == 2:
-        second = input_names[1]
-        lines += [f"_kind = type({second})", "if _kind in _fast:",
-                  f"    _other = {second}._data"]
-        if promotion:
-            lines += ["    if _other.dtype != _dtype:", f"        {fallback}"]
-        lines += [f"    _grad = {first}._requires_grad or {second}._requires_grad"]
-        if promotion:
-            # A Python number keeps the tensor's dtype when it is of the same kind or lower.
-            lines += ["elif _kind is float and _dtype.kind in 'fc' or _kind is int and "
-                      "_dtype.kind in 'iufc':",
-                      f"    _other = {second}",
-                      f"    _grad = {first}._requires_grad"]
-        lines += ["else:", f"    {fallback}"]
-        call = f"_op.forward(_xp, _data, _other{params})"
-    else:
-        lines += [f"_grad = {first}._requires_grad"]
-        call = f"_op.forward(_xp, _data{params})"
-    if promotion == _dispatch.FLOAT:
-        lines += ["if _dtype.kind not in 'fc':", f"    {fallback}"]
-    tensors = ", ".join(input_names)
-    lines += ["try:", f"    _out = {call}", "except ValueError as _error:",
-              f"    raise _broadcast_failure(_error, {tensors}) from None",
-              "if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
-    if promotion and promotion != _dispatch.COMPARE:
-        lines += ["if _out.dtype != _dtype:", "    _out = _out.astype(_dtype)"]
-    lines += ["_result = _new(_Tensor)", "_result._data = _out", "_result._requires_grad = False",
-              "_result.grad_fn = None", "_result._output_nr = 0", "_result._grad = None",
-              "_result._version_counter = None", "_result._base = None"]
-    if op.is_view:
-        lines += [f"_mark_view(_result, {first})"]
-    if op.node_class is not None:
-        lines += ["if _grad and _grad_state.enabled:"]
-        if len(input_names) == 1:
-            lines += [f"    _record_unary(_op, {first}, {params_text}, _result)"]
-        else:
-            lines += [f"    _record_binary(_op, {tensors}, {params_text}, _result)"]
-    lines += ["return _result"]
-    return "\n    ".join(lines)
 
 
 def _positional_forward(forward: Callable, inputs: int, sequence: bool) -> Callable:
@@ -492,8 +445,10 @@ def defop(
                         op, rule, joint=False, array_rule=(array_grads or {}).get(input_name))
                     op.rules.append((rule, needed, needs_result))
                     op.rule_callers.append(caller)
-        op.node_class = type(node, (OpNode,), {"__slots__": (), "_op": op,
-                                               "__module__": "tapegrad.autograd.graph"})
+        attributes = {"__slots__": (), "_op": op, "__module__": "tapegrad.autograd.graph"}
+        if op.joint_rule is None and outputs == 1:
+            attributes["apply"] = _direct_apply(op)
+        op.node_class = type(node, (OpNode,), attributes)
     public = _public_function(op, forward, inputs, sequence)
     op.function = public
     OPS[op_name] = op
