@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from .. import _dispatch
 from .._backend import ignore_errors, restore_errors
 from .._tensor import Tensor, wrap
-from ..autograd.graph import Node
+from ..autograd.graph import FREED, Node
 
 # name -> callable, filled at import; tapegrad/__init__ and Tensor read them.
 FUNCTIONS: dict[str, Callable] = {}
@@ -94,6 +94,7 @@ class OpDef:
         self.wrap_outputs: Callable | None = None
         self.rules: list = []  # per input: (function, needed inputs, needs result) or None
         self.rule_callers: list = []
+        self.array_rule_parts: list = []  # per input: (NumPy rule, its arguments) or None
         self.joint_rule: Callable | None = None
         self.joint_needs: tuple = ((), False)
         self.save_plans: dict[int, tuple] = {}
@@ -289,20 +290,69 @@ def _compile_rule(op: OpDef, rule: Callable, joint: bool,
 
 def _direct_apply(op: OpDef) -> Callable:
     """OpNode.apply for a one-output op with a rule per input, written out for this op: the
-    engine calls it once per node, so the rule callers are its globals, without the loop."""
+    engine calls it once per node, so the rule callers are its globals, without the loop.
+    Where every rule has a NumPy form, a plain backward reads the saved arrays and runs
+    those forms here, under one NumPy error state, without the callers."""
     values = []
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"_FREED": FREED, **_dispatch.FAST_PATH_GLOBALS,
+                                 "_ignore_errors": ignore_errors,
+                                 "_restore_errors": restore_errors}
     for index, caller in enumerate(op.rule_callers):
         if caller is None:
             values.append("None")
         else:
             namespace[f"_caller{index}"] = caller
             values.append(f"None if _edges[{index}][0] is None else _caller{index}(self, _grad)")
-    source = ("def generated(self, grad_outputs):\n"
-              "    _grad = grad_outputs[0] if grad_outputs else None\n"
-              "    _edges = self._edges\n"
-              f"    return [{', '.join(values)}]\n")
-    return _generate(f"{op.node_name}.apply", source, namespace)
+    lines = ["def generated(self, grad_outputs):",
+             "    _grad = grad_outputs[0] if grad_outputs else None", "    _edges = self._edges"]
+    arrays = op.array_rule_parts
+    if any(arrays) and all(parts or caller is None
+                           for parts, caller in zip(arrays, op.rule_callers)):
+        lines += ["    if _grad_state.enabled or _modes.active or type(_grad) is not _Tensor:",
+                  f"        return [{', '.join(values)}]", "    _g = _grad._data",
+                  "    _token = _ignore_errors()", "    try:"]
+        for index, parts in enumerate(arrays):
+            if parts is None:
+                lines.append(f"        _out{index} = None")
+                continue
+            rule, arguments = parts
+            namespace[f"_array{index}"] = rule
+            lines += [f"        if _edges[{index}][0] is None:", f"            _out{index} = None",
+                      "        else:"]
+            names = []
+            for argument in arguments:
+                name = f"_v{len(names)}"
+                if argument == "grad":
+                    names.append("_g")
+                    continue
+                if argument.startswith("node.unpack_input("):
+                    slot = argument[len("node.unpack_input("):-1]
+                    # A plain tensor at the version saved is read as it is; anything else
+                    # (freed, modified, packed by hooks, a subclass) goes through unpack_input.
+                    read = [f"{name} = self._saved[{slot}] if self._saved is not _FREED "
+                            "else None",
+                            f"if type({name}) not in _fast or {name}._version_counter[0] != "
+                            f"self._saved_versions[{slot}]:",
+                            f"    {name} = self.unpack_input({slot})",
+                            f"{name} = {name}._data if isinstance({name}, _Tensor) else {name}"]
+                elif argument == "node.unpack_result(0)":
+                    read = [f"{name} = self._saved_result",
+                            f"if type({name}) is tuple and type({name}[0]) is _ndarray:",
+                            f"    {name} = {name}[0]", "else:",
+                            f"    {name} = self.unpack_result(0)._data"]
+                else:  # parameters and input shapes, read as the caller reads them
+                    read = [f"{name} = {argument.replace('node.', 'self.')}"]
+                lines += ["            " + line for line in read]
+                names.append(name)
+            lines.append(f"            _out{index} = _array{index}({', '.join(names)})")
+        lines += ["    finally:", "        _restore_errors(_token)"]
+        outputs = [f"None if _out{index} is None else _wrap(_out{index} if type(_out{index}) "
+                   f"is _ndarray else _asarray(_out{index}))" for index in range(len(arrays))]
+        lines.append(f"    return [{', '.join(outputs)}]")
+        namespace["_wrap"] = wrap
+    else:
+        lines.append(f"    return [{', '.join(values)}]")
+    return _generate(f"{op.node_name}.apply", "\n".join(lines) + "\n", namespace)
 
 
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
@@ -445,6 +495,10 @@ def defop(
                         op, rule, joint=False, array_rule=(array_grads or {}).get(input_name))
                     op.rules.append((rule, needed, needs_result))
                     op.rule_callers.append(caller)
+                array_rule = (array_grads or {}).get(input_name)
+                op.array_rule_parts.append(
+                    None if array_rule is None else (array_rule,
+                                                     _rule_arguments(op, array_rule)[0]))
         attributes = {"__slots__": (), "_op": op, "__module__": "tapegrad.autograd.graph"}
         if op.joint_rule is None and outputs == 1:
             attributes["apply"] = _direct_apply(op)
