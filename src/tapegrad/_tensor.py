@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtype
+from . import autograd as _autograd
 from ._dtype import DEFAULTS, FROM_NUMPY
 from .autograd.graph import AccumulateGrad, RemovableHandle, add_hook
 
@@ -349,9 +350,7 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's .grad; see torch.Tensor.backward."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """A tensor sharing storage and version counter, cut from the graph."""
@@ -508,9 +507,12 @@ def normalize_dim(dim: int, ndim: int) -> int:
 
 
 def _register_with_graph() -> None:
+    """Hand the autograd package (imported before this module) what it needs from here."""
+    from . import autograd
     from .autograd import graph
 
     graph._result_view = result_view
+    autograd._Tensor, autograd._wrap = Tensor, wrap
 
 
 _register_with_graph()

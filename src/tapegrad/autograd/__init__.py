@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from . import graph
 from ._modes import MODES as _MODES
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
@@ -26,12 +28,15 @@ __all__ = [
 ]
 
 
+# tapegrad._tensor imports this package, then sets these (Tensor and its array wrapper).
+_Tensor: Any = None
+_wrap: Any = None
+
+
 def _as_tuple(value: Any) -> tuple:
     if value is None:
         return ()
-    from .._tensor import Tensor
-
-    if isinstance(value, Tensor):
+    if isinstance(value, _Tensor):
         return (value,)
     return tuple(value)
 
@@ -47,9 +52,6 @@ def _root_edge(tensor: Any, position: int) -> tuple:
 
 def _root_gradients(outputs: tuple, gradients: tuple, create_graph: bool) -> list:
     """Check or make the seed gradient of each output, as PyTorch's _make_grads."""
-    from .._creation import ones_like
-    from .._tensor import Tensor, wrap
-
     if len(gradients) != len(outputs):
         raise RuntimeError(f"got {len(gradients)} gradients, but expected {len(outputs)}")
     result = []
@@ -60,12 +62,10 @@ def _root_gradients(outputs: tuple, gradients: tuple, create_graph: bool) -> lis
             if output._data.dtype.kind not in "fc":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {output.dtype}")
-            gradient = ones_like(output)
+            gradient = _wrap(np.ones(output._data.shape, output._data.dtype))
         else:
-            if not isinstance(gradient, Tensor):
-                import numpy as np
-
-                gradient = wrap(np.asarray(gradient, dtype=output._data.dtype))
+            if not isinstance(gradient, _Tensor):
+                gradient = _wrap(np.asarray(gradient, dtype=output._data.dtype))
             if gradient._data.shape != output._data.shape:
                 if gradient._data.size == output._data.size == 1:
                     gradient = gradient.reshape(output.shape)

@@ -240,6 +240,11 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
         names = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double"}
         raise RuntimeError(f"expected scalar type {names.get(input.dtype, input.dtype)} but found "
                            f"{names.get(weight.dtype, weight.dtype)}")
+    if _every_class_in_range(input.shape, target, weight, ignore_index) \
+            and reduction != "none":
+        # The common case, in fewer passes: no weights, nothing ignored, one class per row.
+        total = -_picked(input, target).sum()
+        return xp.asarray(total if reduction == "sum" else total / target.size, input.dtype)
     element_weights, safe = _nll_parts(input, target, weight, ignore_index)
     loss = -_picked(input, safe) * element_weights
     if reduction == "none":
@@ -251,10 +256,29 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
         return xp.asarray(loss.sum() / element_weights.sum(), input.dtype)
 
 
+def _every_class_in_range(input_shape, target, weight, ignore_index) -> bool:
+    """Whether nll_loss's common case holds: 1-D or 2-D input, no class weights, every target
+    a valid class and none equal to ignore_index (two reductions instead of _nll_parts')."""
+    if weight is not None or len(input_shape) > 2 or not target.size:
+        return False
+    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+    return bool(target.min() >= 0 and target.max() < classes
+                and not 0 <= ignore_index < classes)
+
+
 def _nll_picker(input_shape, target, weight, reduction, ignore_index, dtype):
     """d loss / d input for a unit incoming gradient: -w at each element's target class, 0
     elsewhere (divided by the total weight for the mean). The rule is linear in grad."""
     classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+    if reduction != "none" and _every_class_in_range(input_shape, target, weight, ignore_index):
+        picker = np.zeros(input_shape, dtype)
+        value = np.ones((), dtype) if reduction == "sum" else \
+            np.ones((), dtype) / np.asarray(target.size, dtype)
+        if len(input_shape) == 2:
+            picker[np.arange(input_shape[0]), target] = -value
+        else:
+            picker[target] = -value
+        return picker
     valid = target != ignore_index
     safe = np.where(valid, target, 0)
     if weight is None:
