@@ -133,9 +133,19 @@ class _Parameter(NamedTuple):
     default: Any
 
 
+_PARAMETERS: dict[Callable, list] = {}  # by function: defop reads each forward's several times
+
+
 def _parameters(function: Callable) -> list[_Parameter]:
     """A function's parameters, read from its code object (inspect.signature is ~20x slower,
-    and import time is spent here once per op)."""
+    and import time is spent here once per op). The list is shared: do not change it."""
+    result = _PARAMETERS.get(function)
+    if result is None:
+        result = _PARAMETERS[function] = _read_parameters(function)
+    return result
+
+
+def _read_parameters(function: Callable) -> list[_Parameter]:
     code = getattr(function, "__code__", None)
     if code is None or code.co_flags & _VARIADIC:
         return [_Parameter(p.name, p.kind, p.default)
@@ -194,8 +204,10 @@ def save_code_cache() -> None:
         pass
 
 
-def _generate(name: str, source: str, namespace: dict[str, Any]) -> Callable:
-    """Make function ``name`` from ``source`` (which defines ``generated``) in ``namespace``.
+def _generate(name: str, source: str, namespace: dict[str, Any],
+              parameter_names: tuple = ()) -> Callable:
+    """Make function ``name`` from ``source`` (which defines ``generated``) in ``namespace``,
+    its first parameters renamed to ``parameter_names`` when given.
 
     Many ops share a signature, so the compiled code is cached by source text and only the
     function object (with the op's own globals) is made per op: compiling is most of import.
@@ -205,7 +217,13 @@ def _generate(name: str, source: str, namespace: dict[str, Any]) -> Callable:
         module = compile(source, "<tapegrad generated>", "exec")
         code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     _CODE_USED[source] = code
-    function = types.FunctionType(code.replace(co_name=name), namespace, name)
+    variables = code.co_varnames
+    if parameter_names:
+        if set(parameter_names) & set(variables[len(parameter_names):]):
+            raise TypeError(f"{name}: a parameter is named like a local of generated code")
+        variables = parameter_names + variables[len(parameter_names):]
+    function = types.FunctionType(code.replace(co_name=name, co_varnames=variables),
+                                  namespace, name)
     function.__qualname__ = name
     return function
 
@@ -245,47 +263,32 @@ def _rule_arguments(op: OpDef, rule: Callable) -> tuple[list, list, bool]:
     return arguments, needed_inputs, needs_result
 
 
-def _compile_rule(op: OpDef, rule: Callable, joint: bool,
-                  array_rule: Callable | None = None) -> tuple[Callable, tuple, bool]:
-    """Turn a rule with named parameters into ``call(node, grad)`` reading saved values.
-
-    With ``array_rule`` (the same formula on NumPy arrays), a plain backward (no graph being
-    recorded, no forward-AD or vmap mode) computes the gradient straight in NumPy: the
-    tapegrad-ops rule is for create_graph, where the formula must itself be differentiable.
-    """
+def _compile_rule(op: OpDef, rule: Callable) -> tuple[Callable, tuple, bool]:
+    """Turn a rule with named parameters into ``call(node, grad)`` reading saved values."""
     arguments, needed_inputs, needs_result = _rule_arguments(op, rule)
-    call = f"rule({', '.join(arguments)})"
-    if array_rule is None:
-        source = f"def generated(node, grad):\n    return {call}\n"
-        return _generate(f"{op.name}_rule", source, {"rule": rule}), tuple(needed_inputs), \
-            needs_result
-    array_arguments, array_inputs, array_result = _rule_arguments(op, array_rule)
-    if not set(array_inputs) <= set(needed_inputs) or (array_result and not needs_result) \
-            or "node" in array_arguments or op.num_outputs != 1:
+    source = f"def generated(node, grad):\n    return rule({', '.join(arguments)})\n"
+    return _generate(f"{op.name}_rule", source, {"rule": rule}), tuple(needed_inputs), \
+        needs_result
+
+
+def _array_rule_parts(op: OpDef, array_rule: Callable, rule_needs: tuple) -> tuple:
+    """(array_rule, its argument expressions), checked: a NumPy rule (for a plain backward,
+    run by the op's direct apply) reads no more than its tapegrad rule, which is what
+    create_graph runs since that formula must itself be differentiable."""
+    arguments, inputs, result = _rule_arguments(op, array_rule)
+    needed, needs_result = rule_needs
+    if not set(inputs) <= set(needed) or (result and not needs_result) \
+            or "node" in arguments or op.num_outputs != 1:
         raise TypeError(f"array rule for {op.name} must read only what its rule reads")
-    lines = ["def generated(node, grad):",
-             "    if _grad_state.enabled or _modes.active or type(grad) is not _Tensor:",
-             f"        return {call}"]
-    names = []
-    for position, argument in enumerate(array_arguments):
-        if argument == "grad":
-            names.append("grad._data")
-        elif argument.startswith("node.unpack"):  # a saved tensor (or a number saved as is)
-            lines += [f"    _value{position} = {argument}",
-                      f"    if type(_value{position}) in _fast:",
-                      f"        _value{position} = _value{position}._data"]
-            names.append(f"_value{position}")
-        else:
-            names.append(argument)
-    lines += ["    _token = _ignore_errors()", "    try:",
-              f"        _out = array_rule({', '.join(names)})", "    finally:",
-              "        _restore_errors(_token)",
-              "    return _wrap(_out if type(_out) is _ndarray else _asarray(_out))"]
-    source = "\n".join(lines) + "\n"
-    namespace = {"rule": rule, "array_rule": array_rule, "_wrap": wrap,
-                 "_ignore_errors": ignore_errors, "_restore_errors": restore_errors,
-                 **_dispatch.FAST_PATH_GLOBALS}
-    return _generate(f"{op.name}_rule", source, namespace), tuple(needed_inputs), needs_result
+    return array_rule, arguments
+
+
+def _first_apply(self: OpNode, grad_outputs: list) -> list:
+    """A node class's apply until its first backward: writes the op's direct apply (kept
+    out of import time, as most ops are never differentiated in a given program)."""
+    node_class = type(self)
+    node_class.apply = _direct_apply(node_class._op)
+    return node_class.apply(self, grad_outputs)
 
 
 def _direct_apply(op: OpDef) -> Callable:
@@ -306,8 +309,7 @@ def _direct_apply(op: OpDef) -> Callable:
     lines = ["def generated(self, grad_outputs):",
              "    _grad = grad_outputs[0] if grad_outputs else None", "    _edges = self._edges"]
     arrays = op.array_rule_parts
-    if any(arrays) and all(parts or caller is None
-                           for parts, caller in zip(arrays, op.rule_callers)):
+    if any(arrays):  # then every rule has its NumPy form (defop checks)
         lines += ["    if _grad_state.enabled or _modes.active or type(_grad) is not _Tensor:",
                   f"        return [{', '.join(values)}]", "    _g = _grad._data",
                   "    _token = _ignore_errors()", "    try:"]
@@ -355,26 +357,63 @@ def _direct_apply(op: OpDef) -> Callable:
     return _generate(f"{op.node_name}.apply", "\n".join(lines) + "\n", namespace)
 
 
+# Sources of public functions by their shape (see _public_function): ops of one shape share
+# one source, built once per process, and one compiled code object.
+_SOURCES: dict[tuple, str] = {}
+
+
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
                      inplace: bool = False) -> Callable:
-    """Generate ``def name(<forward's signature without xp>)`` that calls dispatch."""
+    """Generate ``def name(<forward's signature without xp>)`` that calls dispatch.
+
+    The source is written with placeholder parameter names (``_a0``, ``_a1``...), so that ops
+    of one shape (inputs, parameter kinds, promotion, what their nodes save) share it; the
+    op's own names are put into the code object's variable names afterwards.
+    """
     parameters = _parameters(forward)[1:]
     positional_defaults = []
     keyword_defaults: dict[str, Any] = {}
-    pieces = []
-    seen_keyword_only = False
+    kinds = []
     for parameter in parameters:
+        kinds.append(parameter.kind is _KEYWORD_ONLY)
         if parameter.kind is _KEYWORD_ONLY:
-            if not seen_keyword_only:
-                pieces.append("*")
-                seen_keyword_only = True
             if parameter.default is not _EMPTY:
                 keyword_defaults[parameter.name] = parameter.default
         elif parameter.default is not _EMPTY:
             positional_defaults.append(parameter.default)
-        pieces.append(parameter.name)
-    input_names = [p.name for p in parameters[:inputs]]
-    param_names = [p.name for p in parameters[inputs:]]
+    fast = not inplace and not sequence and op.num_outputs == 1 and inputs in (1, 2) \
+        and not op.array_params
+    plans = tuple(op.save_plan(mask) for mask in range(1, 1 << inputs)) \
+        if fast and op.node_class is not None else ()
+    shape = (tuple(kinds), inputs, sequence, inplace, fast, op.promotion, op.is_view,
+             op.node_class is not None, plans)
+    source = _SOURCES.get(shape)
+    if source is None:
+        source = _SOURCES[shape] = _public_source(op, kinds, inputs, sequence, inplace, fast)
+    name = op.name + ("_" if inplace else "")
+    namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
+                                 "_dispatch_inplace": _dispatch.dispatch_inplace,
+                                 **_dispatch.FAST_PATH_GLOBALS}
+    function = _generate(name, source, namespace,
+                         tuple(parameter.name for parameter in parameters))
+    # Defaults live on the function object, not in the (shared) code.
+    function.__defaults__ = tuple(positional_defaults) or None
+    function.__kwdefaults__ = keyword_defaults or None
+    function.__doc__ = forward.__doc__
+    function.__module__ = "tapegrad"
+    return function
+
+
+def _public_source(op: OpDef, kinds: list, inputs: int, sequence: bool, inplace: bool,
+                   fast: bool) -> str:
+    """The source of a public function, with parameters named ``_a0``, ``_a1``..."""
+    names = [f"_a{index}" for index in range(len(kinds))]
+    pieces = []
+    for name, keyword_only in zip(names, kinds):
+        if keyword_only and "*" not in pieces:
+            pieces.append("*")
+        pieces.append(name)
+    input_names, param_names = names[:inputs], names[inputs:]
     if sequence:
         inputs_text = f"tuple({input_names[0]})"
     else:
@@ -382,22 +421,11 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     params_text = "(" + "".join(f"{n}, " for n in param_names) + ")"
     if inplace:
         body = f"return _dispatch_inplace(_op, {input_names[0]}, {inputs_text}, {params_text})"
-    elif not sequence and op.num_outputs == 1 and inputs in (1, 2) and not op.array_params:
+    elif fast:
         body = _dispatch.inline_fast_path(op, input_names, param_names, inputs_text, params_text)
     else:
         body = f"return _dispatch(_op, {inputs_text}, {params_text})"
-    name = op.name + ("_" if inplace else "")
-    source = f"def generated({', '.join(pieces)}):\n    {body}\n"
-    namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
-                                 "_dispatch_inplace": _dispatch.dispatch_inplace,
-                                 **_dispatch.FAST_PATH_GLOBALS}
-    function = _generate(name, source, namespace)
-    # Defaults live on the function object, not in the (shared) code.
-    function.__defaults__ = tuple(positional_defaults) or None
-    function.__kwdefaults__ = keyword_defaults or None
-    function.__doc__ = forward.__doc__
-    function.__module__ = "tapegrad"
-    return function
+    return f"def generated({', '.join(pieces)}):\n    {body}\n"
 
 
 def _positional_forward(forward: Callable, inputs: int, sequence: bool) -> Callable:
@@ -409,19 +437,17 @@ def _positional_forward(forward: Callable, inputs: int, sequence: bool) -> Calla
     names = [p.name for p in parameters]
     if sequence:
         params = names[inputs:]
-        source = (f"def adapter(xp, *values):\n    return forward(xp, values[:len(values) - "
+        source = (f"def generated(xp, *values):\n    return forward(xp, values[:len(values) - "
                   f"{len(params)}], *values[len(values) - {len(params)}:])\n")
         if keyword_only:
             call = ", ".join(f"{n}={n}" if n in keyword_only else n for n in params)
-            source = (f"def adapter(xp, *values):\n    {', '.join(params) + ','} = values[len("
+            source = (f"def generated(xp, *values):\n    {', '.join(params) + ','} = values[len("
                       f"values) - {len(params)}:]\n    return forward(xp, values[:len(values) - "
                       f"{len(params)}], {call})\n")
     else:
         call = ", ".join(f"{n}={n}" if n in keyword_only else n for n in names)
-        source = f"def adapter(xp, {', '.join(names)}):\n    return forward(xp, {call})\n"
-    namespace: dict[str, Any] = {"forward": forward}
-    exec(source, namespace)  # noqa: S102
-    return namespace["adapter"]
+        source = f"def generated(xp, {', '.join(names)}):\n    return forward(xp, {call})\n"
+    return _generate(f"{forward.__name__}_adapter", source, {"forward": forward})
 
 
 def defop(
@@ -477,7 +503,7 @@ def defop(
     op.array_grads = dict(array_grads or {})
     if node is not None:
         if backward is not None:
-            caller, needed, needs_result = _compile_rule(op, backward, joint=True)
+            caller, needed, needs_result = _compile_rule(op, backward)
             op.joint_rule = caller
             op.joint_needs = (needed, needs_result)
         else:
@@ -485,23 +511,24 @@ def defop(
             unknown = (set(grads) | set(array_grads or ())) - set(input_names)
             if unknown:
                 raise TypeError(f"{op_name}: grads given for unknown inputs {sorted(unknown)}")
+            if array_grads and set(array_grads) != set(grads):
+                raise TypeError(f"{op_name}: array_grads must cover the same inputs as grads")
             for input_name in input_names:
                 rule = grads.get(input_name)
                 if rule is None:
                     op.rules.append(None)
                     op.rule_callers.append(None)
-                else:
-                    caller, needed, needs_result = _compile_rule(
-                        op, rule, joint=False, array_rule=(array_grads or {}).get(input_name))
-                    op.rules.append((rule, needed, needs_result))
-                    op.rule_callers.append(caller)
+                    op.array_rule_parts.append(None)
+                    continue
+                caller, needed, needs_result = _compile_rule(op, rule)
+                op.rules.append((rule, needed, needs_result))
+                op.rule_callers.append(caller)
                 array_rule = (array_grads or {}).get(input_name)
-                op.array_rule_parts.append(
-                    None if array_rule is None else (array_rule,
-                                                     _rule_arguments(op, array_rule)[0]))
+                op.array_rule_parts.append(None if array_rule is None else _array_rule_parts(
+                    op, array_rule, (needed, needs_result)))
         attributes = {"__slots__": (), "_op": op, "__module__": "tapegrad.autograd.graph"}
         if op.joint_rule is None and outputs == 1:
-            attributes["apply"] = _direct_apply(op)
+            attributes["apply"] = _first_apply
         op.node_class = type(node, (OpNode,), attributes)
     public = _public_function(op, forward, inputs, sequence)
     op.function = public
