@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 PROBE = (
-    "import tapegrad, tapegrad.ops._registry as r; "
+    "import tapegrad, tapegrad.ops._code_cache as r; "
     "x = tapegrad.ones(2, requires_grad=True); (x * 2).sum().backward(); "
     "print(len(r._CODE_CACHE), x.grad.tolist())"
 )

@@ -12,7 +12,8 @@ from . import (  # noqa: F401 - imported for their registrations
     shape,
     special,
 )
-from ._registry import FUNCTIONS, METHODS, OPS, install_methods, save_code_cache
+from ._code_cache import save_code_cache
+from ._registry import FUNCTIONS, METHODS, OPS, install_methods
 
 install_methods()
 save_code_cache()

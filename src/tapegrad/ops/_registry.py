@@ -4,10 +4,7 @@ its Node class, its public function, its Tensor methods and its in-place variant
 from __future__ import annotations
 
 import inspect
-import marshal
 import os
-import sys
-import types
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -15,6 +12,7 @@ from .. import _dispatch
 from .._backend import ignore_errors, restore_errors
 from .._tensor import Tensor, wrap
 from ..autograd.graph import FREED, Node
+from ._code_cache import generate as _generate
 
 # name -> callable, filled at import; tapegrad/__init__ and Tensor read them.
 FUNCTIONS: dict[str, Callable] = {}
@@ -165,69 +163,6 @@ def _read_parameters(function: Callable) -> list[_Parameter]:
     return result
 
 
-def _code_cache_path() -> str:
-    """Where compiled generated code is kept between runs, beside the .pyc files."""
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
-    if sys.pycache_prefix:
-        folder = os.path.join(sys.pycache_prefix, folder.lstrip(os.sep))
-    return os.path.join(folder, f"generated.{sys.implementation.cache_tag}.marshal")
-
-
-def _load_code_cache() -> dict[str, types.CodeType]:
-    try:
-        with open(_code_cache_path(), "rb") as file:
-            cached = marshal.load(file)
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
-    return cached if isinstance(cached, dict) else {}
-
-
-# Compiled generated code by source text: loaded from the cache file written by an earlier
-# run (like a .pyc, for this Python version), then filled as ops register.
-_CODE_CACHE: dict[str, types.CodeType] = _load_code_cache()
-_CODE_USED: dict[str, types.CodeType] = {}
-
-
-def save_code_cache() -> None:
-    """Write the generated code this run used, when it differs from the cache file (skipped
-    where Python writes no bytecode, or where the folder is not writable)."""
-    if sys.dont_write_bytecode or _CODE_USED.keys() == _CODE_CACHE.keys():
-        return
-    path = _code_cache_path()
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as file:
-            marshal.dump(_CODE_USED, file)
-        os.replace(temporary, path)
-    except OSError:
-        pass
-
-
-def _generate(name: str, source: str, namespace: dict[str, Any],
-              parameter_names: tuple = ()) -> Callable:
-    """Make function ``name`` from ``source`` (which defines ``generated``) in ``namespace``,
-    its first parameters renamed to ``parameter_names`` when given.
-
-    Many ops share a signature, so the compiled code is cached by source text and only the
-    function object (with the op's own globals) is made per op: compiling is most of import.
-    """
-    code = _CODE_USED.get(source) or _CODE_CACHE.get(source)
-    if code is None:
-        module = compile(source, "<tapegrad generated>", "exec")
-        code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    _CODE_USED[source] = code
-    variables = code.co_varnames
-    if parameter_names:
-        if set(parameter_names) & set(variables[len(parameter_names):]):
-            raise TypeError(f"{name}: a parameter is named like a local of generated code")
-        variables = parameter_names + variables[len(parameter_names):]
-    function = types.FunctionType(code.replace(co_name=name, co_varnames=variables),
-                                  namespace, name)
-    function.__qualname__ = name
-    return function
-
-
 def _rule_arguments(op: OpDef, rule: Callable) -> tuple[list, list, bool]:
     """The expressions (reading a node's saved values) that a rule's parameters ask for."""
     arguments = []
@@ -357,9 +292,12 @@ def _direct_apply(op: OpDef) -> Callable:
     return _generate(f"{op.node_name}.apply", "\n".join(lines) + "\n", namespace)
 
 
-# Sources of public functions by their shape (see _public_function): ops of one shape share
-# one source, built once per process, and one compiled code object.
+# Code-cache keys of public functions by their shape (see _public_function): ops of one
+# shape share one source and one compiled code object. A key names the generators' files'
+# modification times, so that editing them invalidates the cached code (as for .pyc files).
 _SOURCES: dict[tuple, str] = {}
+_GENERATORS_STAMP = repr(tuple(os.stat(path).st_mtime_ns
+                               for path in (__file__, _dispatch.__file__)))
 
 
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
@@ -387,15 +325,15 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
         if fast and op.node_class is not None else ()
     shape = (tuple(kinds), inputs, sequence, inplace, fast, op.promotion, op.is_view,
              op.node_class is not None, plans)
-    source = _SOURCES.get(shape)
-    if source is None:
-        source = _SOURCES[shape] = _public_source(op, kinds, inputs, sequence, inplace, fast)
+    key = _SOURCES.get(shape)
+    if key is None:
+        key = _SOURCES[shape] = f"public function {_GENERATORS_STAMP} {shape!r}"
     name = op.name + ("_" if inplace else "")
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace,
                                  **_dispatch.FAST_PATH_GLOBALS}
-    function = _generate(name, source, namespace,
-                         tuple(parameter.name for parameter in parameters))
+    function = _generate(name, lambda: _public_source(op, kinds, inputs, sequence, inplace, fast),
+                         namespace, tuple(parameter.name for parameter in parameters), key)
     # Defaults live on the function object, not in the (shared) code.
     function.__defaults__ = tuple(positional_defaults) or None
     function.__kwdefaults__ = keyword_defaults or None
