@@ -288,8 +288,8 @@ def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
             saved[index] = value  # numbers are saved as they are; tensors with their version
             if isinstance(value, Tensor):
                 versions[index] = value.version_counter()[0]
-        node._saved = saved
-        node._saved_versions = versions
+        node._saved = tuple(saved)
+        node._saved_versions = tuple(versions)
     differentiable = op.differentiable_outputs
     if save_result:
         node._saved_result = tuple(result._data for result in results)
@@ -493,8 +493,9 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
                      enumerate(input_names)]
             versions = [f"_version{index}" if index in inputs else "None"
                         for index in range(len(input_names))]
-            block += [f"_node._saved = [{', '.join(saved)}]",
-                      f"_node._saved_versions = [{', '.join(versions)}]"]
+            # Tuples: the collector stops tracking the versions' (ints only) on its first pass.
+            block += [f"_node._saved = ({', '.join(saved)},)",
+                      f"_node._saved_versions = ({', '.join(versions)},)"]
         block.append(f"_node._saved_result = {'(_out,)' if result else 'None'}")
         return block
 
@@ -524,8 +525,8 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
               "        _frame = _getframe(1)",
               "    except ValueError:",
               "        _frame = _getframe(0)",
-              "    _code = _frame.f_code",
-              "    _entry = _code_kinds.get(id(_code))",
+              "    _code = id(_frame.f_code)",
+              "    _entry = _code_kinds.get(_code)",
               "    _node._trace = (_code, _frame.f_lasti) if _entry is not None and not "
               "_entry[1] else _creation_site(_frame)"]
     return lines

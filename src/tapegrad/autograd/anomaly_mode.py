@@ -69,8 +69,9 @@ _INTERNAL: dict = {}  # id(code) -> (code, is it tapegrad's own or generated cod
 
 
 def creation_site(frame: Any) -> tuple | None:
-    """(code, instruction offset) of the first frame outside tapegrad, walking up from
-    ``frame`` (the line is looked up only when an error needs it: f_lineno is not free).
+    """(id of the code, instruction offset) of the first frame outside tapegrad, walking up
+    from ``frame`` (the line is looked up only when an error needs it: f_lineno is not free).
+    Two ints, so that the collector stops tracking the tuple; _INTERNAL keeps the code.
 
     Recorded for every node even without anomaly mode, so that an error in backward can name
     the user's line: a short walk with a per-code-object cache (no strings, no traceback).
@@ -86,10 +87,10 @@ def creation_site(frame: Any) -> tuple | None:
             name = code.co_filename
             entry = internal[id(code)] = (code, name.startswith(_PACKAGE) or name in _GENERATED)
         if not entry[1]:
-            return (code, frame.f_lasti)
+            return (id(code), frame.f_lasti)
         last = frame
         frame = frame.f_back
-    return None if last is None else (last.f_code, last.f_lasti)
+    return None if last is None else (id(last.f_code), last.f_lasti)
 
 
 def _line_of(code: Any, offset: int) -> int | None:
@@ -111,7 +112,8 @@ def annotate(node: Any, error: BaseException) -> None:
     except AttributeError:
         pass
     if isinstance(trace, tuple):
-        code, offset = trace
+        code_id, offset = trace
+        code = _INTERNAL[code_id][0]
         line = _line_of(code, offset)
         error.add_note(f"The failing node {node.name()} was created at {code.co_filename}:{line}"
                        f", in {code.co_name}. Enable anomaly detection with "
