@@ -445,6 +445,18 @@ def test_leaf_grad_never_aliases_the_seed_or_a_shared_gradient():
     assert kept is w.grad and w.grad.tolist() == [[6.0, 6.0], [6.0, 6.0]]
 
 
+def test_numpy_rule_passing_the_gradient_through_does_not_alias():
+    # addmm's NumPy rule for its input returns the incoming gradient's array unchanged: the
+    # leaf must still not keep the caller's seed as its .grad.
+    m = tapegrad.ones(2, 2, requires_grad=True)
+    a, b = tapegrad.ones(2, 3, requires_grad=True), tapegrad.ones(3, 2, requires_grad=True)
+    seed = tapegrad.ones(2, 2)
+    tapegrad.addmm(m, a, b).backward(seed)
+    seed.mul_(7)
+    assert m.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert a.grad.tolist() == [[2.0] * 3] * 2
+
+
 def test_linear_weight_gradient_is_kept_contiguous_and_unaliased():
     # F.linear's weight gradient is computed in the weight's layout and kept without a copy;
     # it must still be a contiguous, independent tensor equal to PyTorch's.

@@ -283,8 +283,11 @@ def _direct_apply(op: OpDef) -> Callable:
                 names.append(name)
             lines.append(f"            _out{index} = _array{index}({', '.join(names)})")
         lines += ["    finally:", "        _restore_errors(_token)"]
-        outputs = [f"None if _out{index} is None else _wrap(_out{index} if type(_out{index}) "
-                   f"is _ndarray else _asarray(_out{index}))" for index in range(len(arrays))]
+        # A rule that passes the incoming gradient through returns its tensor, not a second
+        # wrapper of one array: the engine tells passed-on gradients by identity.
+        outputs = [f"None if _out{index} is None else _grad if _out{index} is _g else _wrap("
+                   f"_out{index} if type(_out{index}) is _ndarray else _asarray(_out{index}))"
+                   for index in range(len(arrays))]
         lines.append(f"    return [{', '.join(outputs)}]")
         namespace["_wrap"] = wrap
     else:

@@ -111,9 +111,21 @@ def _mat2_gradient(grad, input, mat2):
     return input.t().mm(grad)
 
 
+def _mat2_array_gradient(grad, input, mat2):
+    """_mat2_gradient on arrays (a plain backward)."""
+    if mat2.flags.f_contiguous and not mat2.flags.c_contiguous:
+        return (grad.T @ input).T
+    return input.T @ grad
+
+
+def _scaled_array(grad, factor):
+    return grad if factor == 1 else grad * factor
+
+
 defop(mm, node="MmBackward0", inputs=2, kind=B, methods=("mm",),
       grads={"input": lambda grad, mat2: grad.mm(mat2.t()),
              "mat2": _mat2_gradient},
+      array_grads={"input": lambda grad, mat2: grad @ mat2.T, "mat2": _mat2_array_gradient},
       samples=[Sample(((3, 4), (4, 2))), Sample(((1, 3), (3, 1))),
              Sample(((3, 4), (3, 4)), error=True)])
 
@@ -183,6 +195,10 @@ addmm_op = defop(
            "mat1": lambda grad, mat2, alpha: _scaled(grad.mm(mat2.t()), alpha),
            "mat2": lambda grad, mat1, mat2, alpha: _scaled(_mat2_gradient(grad, mat1, mat2),
                                                            alpha)},
+    array_grads={"input": lambda grad, beta: _scaled_array(grad, beta),
+                 "mat1": lambda grad, mat2, alpha: _scaled_array(grad @ mat2.T, alpha),
+                 "mat2": lambda grad, mat1, mat2, alpha: _scaled_array(
+                     _mat2_array_gradient(grad, mat1, mat2), alpha)},
     samples=[Sample(((3, 4), (3, 2), (2, 4))),
              Sample(((4,), (3, 2), (2, 4)), kwargs={"beta": 0.5, "alpha": 2.0})])
 

@@ -255,6 +255,7 @@ def _t_inplace(xp, input):
 
 t_op = defop(_t, name="t", node="TBackward0", kind=L, view=True, methods=("t",),
              grads={"input": lambda grad: grad.t()},
+             array_grads={"input": lambda grad: grad.T},
              samples=[samples.Sample(((3, 4),)), samples.Sample(((5,),)),
                       samples.Sample(((2, 3, 4),), error=True)])
 
