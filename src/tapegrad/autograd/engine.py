@@ -73,17 +73,27 @@ def _nodes_leading_to(roots: Sequence[Node], dependencies: dict[Node, int],
     return leading
 
 
+def is_expandable_to(shape: Sequence[int], desired: Sequence[int]) -> bool:
+    """Whether ``shape`` broadcasts to ``desired`` (so a gradient of ``desired`` sums to it)."""
+    if len(shape) > len(desired):
+        return False
+    for size, target in zip(reversed(shape), reversed(desired)):
+        if size != target and size != 1:
+            return False
+    return True
+
+
 def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
     """Undo broadcasting and cast to the input's dtype: once, at the node boundary."""
     shape, dtype = meta
     if grad._data.shape != shape:
-        from ..ops.reduction import is_expandable_to, sum_to_size
-
         if not is_expandable_to(shape, grad._data.shape):
             raise RuntimeError(
                 f"Function {node.name()} returned an invalid gradient at index {index} - got "
                 f"{list(grad._data.shape)} but expected shape compatible with {list(shape)}")
         if STATE.enabled:  # create_graph: the reduction is part of the gradient's graph
+            from ..ops.reduction import sum_to_size
+
             grad = sum_to_size(grad, shape)
         else:
             grad = _wrap(_summed_to(grad._data, shape))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from .._backend import quiet
 from .._tensor import normalize_dim
+from ..autograd.engine import is_expandable_to
 from . import _samples as samples
 from . import _selection
 from ._registry import defop, public
@@ -39,16 +40,6 @@ def expand_reduced(grad, input_shape: tuple, dim, keepdim: bool):
         for axis in reduced_dims(dim, len(input_shape)):
             grad = grad.unsqueeze(axis)
     return grad.expand(input_shape)
-
-
-def is_expandable_to(shape: Sequence[int], desired: Sequence[int]) -> bool:
-    """Whether ``shape`` broadcasts to ``desired`` (so a gradient of ``desired`` sums to it)."""
-    if len(shape) > len(desired):
-        return False
-    for size, target in zip(reversed(shape), reversed(desired)):
-        if size != target and size != 1:
-            return False
-    return True
 
 
 def _sum_all(xp, input, *, dtype=None):
