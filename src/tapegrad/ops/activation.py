@@ -81,6 +81,8 @@ threshold_backward_op = defop(
 relu_op = defop(_relu, name="relu", node="ReluBackward0", promote="promote", kind=E,
                 grads={"input": lambda grad, result: threshold_backward_op.function(
                     grad, result, 0)},
+                array_grads={"input": lambda grad, result: _threshold_backward(
+                    np, grad, result, 0)},
                 methods=("relu",), inplace="relu_", samples=samples.unary())
 
 
