@@ -421,8 +421,9 @@ def defop(
     tapegrad ops (or ``backward`` gives one rule returning a tuple). ``node`` is PyTorch's node
     name; without it the op is not differentiable and records nothing. ``view`` marks ops whose
     result shares memory (and version counter) with their first input, as PyTorch's views.
-    ``array_grads`` may give, for hot element-wise ops, the same rule on NumPy arrays (reading
-    no more than the rule reads) for a plain backward, where no graph of the gradient is kept.
+    ``array_grads`` may give, for hot ops, the same rules on NumPy arrays (one per input that
+    has a rule, each reading no more than its rule reads) for a plain backward, where no graph
+    of the gradient is kept: the node's generated apply then runs them directly.
     """
     op_name = name or forward.__name__.rstrip("_")
     parameters = _parameters(forward)[1:]
