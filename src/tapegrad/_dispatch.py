@@ -448,14 +448,17 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
               "if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
     if promotion and promotion != COMPARE:
         lines += ["if _out.dtype != _dtype:", "    _out = _out.astype(_dtype)"]
-    lines += ["_result = _new(_Tensor)", "_result._data = _out", "_result._requires_grad = False",
-              "_result.grad_fn = None", "_result._output_nr = 0", "_result._grad = None",
-              "_result._version_counter = None", "_result._base = None"]
+    lines += ["_result = _new(_Tensor)", "_result._data = _out", "_result._output_nr = 0",
+              "_result._grad = None", "_result._version_counter = None", "_result._base = None"]
     if op.is_view:
         lines += [f"_mark_view(_result, {first})"]
-    if op.node_class is not None:
+    untracked = ["_result._requires_grad = False", "_result.grad_fn = None"]
+    if op.node_class is not None:  # recording sets both, so they are set once either way
         lines += ["if _grad and _grad_state.enabled:"]
         lines += ["    " + line for line in inline_record(op, input_names, params_text)]
+        lines += ["else:"] + ["    " + line for line in untracked]
+    else:
+        lines += untracked
     lines += ["return _result"]
     return "\n    ".join(lines)
 
@@ -465,13 +468,13 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
     this op): the edges and metadata of the inputs that need grad, and what the op's rules
     read, decided here for each combination of inputs needing grad."""
     first = input_names[0]
-    lines = ["_node = _new(_op.node_class)"]
+    lines = ["_node = _new(_node_class)"]
 
-    def edge(name: str, index: int, array: str) -> list[str]:
+    def edge(name: str, index: int, array: str, dtype: str) -> list[str]:
         return [f"_function = {name}.grad_fn",
                 f"_edge{index} = ({name}._accumulator or {name}.grad_accumulator(), 0) "
                 f"if _function is None else (_function, {name}._output_nr)",
-                f"_meta{index} = ({array}.shape, {array}.dtype)"]
+                f"_meta{index} = ({array}.shape, {dtype})"]
 
     def save(mask: int) -> list[str]:
         inputs, result = op.save_plan(mask)
@@ -500,16 +503,16 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
         return block
 
     if len(input_names) == 1:
-        lines += edge(first, 0, "_data")
+        lines += edge(first, 0, "_data", "_dtype")
         lines += ["_node._edges = (_edge0,)", "_node._input_meta = (_meta0,)"]
         lines += save(1)
     else:
         second = input_names[1]
         lines += [f"if {first}._requires_grad:"]
-        lines += ["    " + line for line in edge(first, 0, "_data")]
+        lines += ["    " + line for line in edge(first, 0, "_data", "_dtype")]
         lines += ["    _mask = 1", "else:", "    _edge0 = _NO_EDGE", "    _meta0 = None",
                   "    _mask = 0", f"if _kind in _fast and {second}._requires_grad:"]
-        lines += ["    " + line for line in edge(second, 1, "_other")]
+        lines += ["    " + line for line in edge(second, 1, "_other", "_other.dtype")]
         lines += ["    _mask |= 2", "else:", "    _edge1 = _NO_EDGE", "    _meta1 = None",
                   "_node._edges = (_edge0, _edge1)", "_node._input_meta = (_meta0, _meta1)"]
         for mask, keyword in ((1, "if"), (2, "elif"), (3, "else")):
