@@ -62,7 +62,7 @@ def _root_gradients(outputs: tuple, gradients: tuple, create_graph: bool) -> lis
             if output._data.dtype.kind not in "fc":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {output.dtype}")
-            gradient = _wrap(np.ones(output._data.shape, output._data.dtype))
+            gradient = _wrap(np.array(1, output._data.dtype).reshape(output._data.shape))
         else:
             if not isinstance(gradient, _Tensor):
                 gradient = _wrap(np.asarray(gradient, dtype=output._data.dtype))

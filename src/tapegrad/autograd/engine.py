@@ -106,6 +106,9 @@ def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
 
 def _summed_to(array: Any, shape: tuple) -> Any:
     """``array`` summed over the dims broadcasting added to ``shape`` (plain backward)."""
+    if array.shape[1:] == shape:  # a bias: one leading dim added
+        total = array.sum(0)
+        return total if type(total) is _ndarray else _asarray(total)
     leading = array.ndim - len(shape)
     dims = tuple(range(leading)) + tuple(
         leading + i for i, size in enumerate(shape) if size == 1 and array.shape[leading + i] != 1)

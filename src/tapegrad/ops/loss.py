@@ -272,8 +272,8 @@ def _nll_picker(input_shape, target, weight, reduction, ignore_index, dtype):
     classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
     if reduction != "none" and _every_class_in_range(input_shape, target, weight, ignore_index):
         picker = np.zeros(input_shape, dtype)
-        value = np.ones((), dtype) if reduction == "sum" else \
-            np.ones((), dtype) / np.asarray(target.size, dtype)
+        one = np.dtype(dtype).type(1)
+        value = one if reduction == "sum" else one / np.dtype(dtype).type(target.size)
         if len(input_shape) == 2:
             picker[np.arange(input_shape[0]), target] = -value
         else:
