@@ -235,6 +235,28 @@ def _invalidate_saved_results(target: Tensor) -> None:
             modified[index] = (target._data, counter, counter[0])
 
 
+class ViewRegistry(list):
+    """Weak references to the views made of a tensor (see mark_view). Dead references are
+    dropped each time the list reaches its limit, which then doubles: no callback per view
+    as a WeakSet has, and no growth past twice the live views."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limit = 64
+
+    def prune(self) -> None:
+        self[:] = [reference for reference in self if reference() is not None]
+        self.limit = max(64, 2 * len(self))
+
+    def live(self) -> list:
+        return [view for view in (reference() for reference in self) if view is not None]
+
+
+_reference = weakref.ref
+
+
 def mark_view(view: Tensor, base: Tensor) -> None:
     """Make ``view`` a view of ``base``'s root: shared version counter, and (in grad mode) known
     to the root, so that an in-place write elsewhere can refresh its history."""
@@ -244,8 +266,10 @@ def mark_view(view: Tensor, base: Tensor) -> None:
     if STATE.enabled:
         views = root.__dict__.get("_views")
         if views is None:
-            views = root.__dict__["_views"] = weakref.WeakSet()
-        views.add(view)
+            views = root.__dict__["_views"] = ViewRegistry()
+        views.append(_reference(view))
+        if len(views) >= views.limit:
+            views.prune()
 
 
 def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:

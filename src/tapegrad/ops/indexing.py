@@ -245,6 +245,9 @@ def _is_trivial(key: tuple) -> bool:
 
 def getitem(input, key):
     """``input[key]`` with PyTorch's semantics and node names (Select/Slice/Unsqueeze/Index)."""
+    kind = type(key)
+    if (kind is int or kind is slice) and input.ndim:  # x[i] and x[a:b], first
+        return select_op.function(input, 0, key) if kind is int else _sliced(input, 0, key)
     if not isinstance(key, tuple):
         key = (key,)
     if any(_is_advanced(item) for item in key):
@@ -276,16 +279,7 @@ def _basic_getitem(input, key):
             result = result.unsqueeze(dim)
             dim += 1
         elif isinstance(item, slice):
-            size = result.shape[dim]
-            start, stop, step = item.start, item.stop, item.step
-            if step is not None and int(step) == 0:
-                raise ValueError("slice step cannot be zero")
-            if step is not None and int(step) < 0:
-                raise ValueError("step must be greater than zero")
-            if not (start in (None, 0) and stop is None and step in (None, 1)):
-                begin, end, stride = slice(start, stop, step).indices(size)
-                if not (begin == 0 and end >= size and stride == 1):
-                    result = slice_op.function(result, dim, begin, max(end, begin), stride)
+            result = _sliced(result, dim, item, new_view=False)
             dim += 1
         elif isinstance(item, (int, np.integer)):
             result = select_op.function(result, dim, int(item))
@@ -298,6 +292,23 @@ def _basic_getitem(input, key):
             return slice_op.function(input, 0, 0, input.shape[0], 1)
         return alias_op.function(input)
     return result
+
+
+def _sliced(input, dim, item, new_view=True):
+    """``input`` sliced along ``dim`` by the slice ``item`` (PyTorch's checks and clamping).
+    A slice that keeps everything gives ``input`` itself, or, with ``new_view``, a full
+    SliceBackward0 view (``x[:]`` is a new tensor in PyTorch)."""
+    size = input.shape[dim]  # the logical shape (under vmap, without the batch dim)
+    start, stop, step = item.start, item.stop, item.step
+    if step is not None and int(step) == 0:
+        raise ValueError("slice step cannot be zero")
+    if step is not None and int(step) < 0:
+        raise ValueError("step must be greater than zero")
+    if not (start in (None, 0) and stop is None and step in (None, 1)):
+        begin, end, stride = slice(start, stop, step).indices(size)
+        if not (begin == 0 and end >= size and stride == 1):
+            return slice_op.function(input, dim, begin, max(end, begin), stride)
+    return slice_op.function(input, dim, 0, size, 1) if new_view else input
 
 
 builtins_sum = sum
@@ -608,7 +619,7 @@ def refresh_views(root: Tensor, written: Tensor | None) -> None:
     views = root.__dict__.get("_views")
     if not views or not root._requires_grad:
         return
-    for other in list(views):
+    for other in views.live():
         if other is written or other._base is not root:
             continue
         if not np.shares_memory(other._data, root._data):

@@ -43,7 +43,8 @@ def expand_reduced(grad, input_shape: tuple, dim, keepdim: bool):
 
 
 def _sum_all(xp, input, *, dtype=None):
-    return xp.sum(input, dtype=_numpy_dtype(input, dtype))
+    # add.reduce is what np.sum runs, without its Python-level wrapper (a microsecond).
+    return xp.add.reduce(input, axis=None, dtype=_numpy_dtype(input, dtype))
 
 
 def _numpy_dtype(input, dtype):
@@ -58,8 +59,8 @@ sum_all = defop(_sum_all, name="sum_all", node="SumBackward0", function=False,
 
 
 def _sum_dim(xp, input, dim, keepdim=False, *, dtype=None):
-    return xp.sum(input, axis=_numpy_axes(dim, input.ndim), keepdims=keepdim,
-                  dtype=_numpy_dtype(input, dtype))
+    return xp.add.reduce(input, axis=_numpy_axes(dim, input.ndim), keepdims=keepdim,
+                         dtype=_numpy_dtype(input, dtype))
 
 
 sum_dim = defop(_sum_dim, name="sum_dim", node="SumBackward1", function=False, kind="linear",
@@ -91,6 +92,11 @@ def _check_mean_dtype(input, dtype) -> None:
 
 def _mean_all(xp, input, *, dtype=None):
     _check_mean_dtype(input, dtype)
+    if dtype is None and (input.dtype == xp.float32 or input.dtype == xp.float64) \
+            and input.size:
+        # np.mean's own steps for these dtypes (sum in the dtype, divide by the count),
+        # without its Python-level wrapper.
+        return xp.asarray(xp.add.reduce(input, axis=None) / input.size)
     return xp.mean(input, dtype=dtype.numpy if dtype is not None else None).astype(
         dtype.numpy if dtype is not None else input.dtype, copy=False)
 
