@@ -717,18 +717,20 @@ def _softmax(xp, input, dim):
     axis = _softmax_axis(input, dim, "softmax")
     if axis is None:
         return xp.ones_like(input)
-    # Array methods: NumPy's function forms add a Python layer per reduction.
-    shifted = input - input.max(axis=axis, keepdims=True) if input.size else input
+    # The ufuncs' reduce: NumPy's functions and array methods add a Python layer each.
+    shifted = input - xp.maximum.reduce(input, axis=axis, keepdims=True) if input.size \
+        else input
     exponentials = xp.exp(shifted)
-    return exponentials / exponentials.sum(axis=axis, keepdims=True)
+    return exponentials / xp.add.reduce(exponentials, axis=axis, keepdims=True)
 
 
 def _log_softmax(xp, input, dim):
     axis = _softmax_axis(input, dim, "log_softmax")
     if axis is None:
         return xp.zeros_like(input)
-    shifted = input - input.max(axis=axis, keepdims=True) if input.size else input
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = input - xp.maximum.reduce(input, axis=axis, keepdims=True) if input.size \
+        else input
+    return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
 
 
 def _reduce_dim(tensor, dim):

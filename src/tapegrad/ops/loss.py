@@ -11,6 +11,7 @@ from .._backend import quiet
 from .._tensor import Tensor, wrap
 from . import _samples as samples
 from ._registry import defop
+from .activation import log_softmax
 from .nn_ops import add_scalar_op, div_scalar_op, mul_scalar_op, sub_scalar_op
 
 Sample = samples.Sample
@@ -365,9 +366,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def _log_softmax(input, dim):
-    import tapegrad.nn.functional as F
-
-    return F.log_softmax(input, dim)
+    return log_softmax(input, dim)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .._backend import ignore_errors, quiet, restore_errors
-from .._dispatch import FAST_TYPES, check_inplace, common_dtype, write_inplace
+from .._dispatch import FAST_TYPES, broadcast_mismatch, check_inplace, common_dtype, write_inplace
+from .._tensor import Tensor, wrap
 from . import _samples as samples
 from ._registry import FUNCTIONS, METHODS, OPS, defop, public
 
@@ -1159,9 +1160,6 @@ public(methods=("xlogy_",), function=False)(_inplace(xlogy, "xlogy"))
 # --- selection ------------------------------------------------------------------------------
 def where(condition, input, other):
     """Elements of input where condition holds, else of other; see torch.where."""
-    from .._dispatch import broadcast_mismatch
-    from .._tensor import Tensor, wrap
-
     if isinstance(condition, np.ndarray):  # an array stands for a tensor: its dtype counts
         condition = wrap(condition)
     if not isinstance(condition, Tensor):

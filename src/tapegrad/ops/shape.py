@@ -4,10 +4,14 @@ version counter with their base, as in PyTorch."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Size, normalize_dim
+from .._dtype import as_dtype
+from .._dtype import dtype as dtype_class
+from .._tensor import Size, Tensor, check_device, normalize_dim
 from . import _samples as samples
 from ._registry import defop, public
 from .pointwise import legacy_name
@@ -18,12 +22,14 @@ L = "linear"
 def parse_shape(shape: tuple) -> tuple[int, ...]:
     """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+        shape = shape[0]
+    return tuple(map(int, shape))
 
 
 def infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
     """Resolve one -1 in a target shape; RuntimeError with PyTorch's message when invalid."""
+    if -1 not in shape and math.prod(shape) == numel and (not shape or min(shape) >= 0):
+        return shape  # the common case, checked in C
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
@@ -378,10 +384,8 @@ def convert(input, dtype, copy: bool = False):
 @public(methods=("to",), function=False)
 def to(input, *args, **kwargs):
     """Convert dtype (device 'cpu' only); see torch.Tensor.to."""
-    from .._dtype import as_dtype
-    from .._dtype import dtype as dtype_class
-    from .._tensor import Tensor, check_device
-
+    if not kwargs and len(args) == 1 and type(args[0]) is dtype_class:
+        return convert(input, args[0])  # x.to(torch.float64), the common call
     dtype = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     check_device(kwargs.pop("device", None))
@@ -696,25 +700,29 @@ def cat(tensors, dim=0, *, out=None):
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    shapes = [tuple(t.shape) for t in tensors]  # read once (a property: vmap's logical shape)
     # As PyTorch, 1-D empty tensors are skipped (a legacy rule).
-    kept = tuple(t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)) or tensors[:1]
-    reference = kept[0]
-    if reference.ndim == 0:
+    skipped = [shape == (0,) for shape in shapes]
+    kept = tuple(t for t, skip in zip(tensors, skipped) if not skip) or tensors[:1]
+    reference = next((shape for shape, skip in zip(shapes, skipped) if not skip), shapes[0])
+    if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
-    dim = normalize_dim(dim, reference.ndim)
-    for number, t in enumerate(tensors):
-        if t.ndim == 1 and t.shape[0] == 0:
-            continue  # skipped above
-        if t.ndim != reference.ndim:
+    dim = normalize_dim(dim, len(reference))
+    for number, shape in enumerate(shapes):
+        if skipped[number]:
+            continue
+        if len(shape) != len(reference):
             raise RuntimeError(f"Tensors must have same number of dimensions: got "
-                               f"{reference.ndim} and {t.ndim}")
-        for axis in range(reference.ndim):
-            if axis != dim and t.shape[axis] != reference.shape[axis]:
-                raise RuntimeError(
-                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
-                    f"{reference.shape[axis]} but got size {t.shape[axis]} for tensor number "
-                    f"{number} in the list.")
-    return cat_op.function(kept, dim, tuple(t.shape[dim] for t in kept))
+                               f"{len(reference)} and {len(shape)}")
+        if shape != reference:
+            for axis in range(len(reference)):
+                if axis != dim and shape[axis] != reference[axis]:
+                    raise RuntimeError(
+                        f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                        f"{reference[axis]} but got size {shape[axis]} for tensor number "
+                        f"{number} in the list.")
+    return cat_op.function(kept, dim, tuple(shape[dim] for shape, skip in zip(shapes, skipped)
+                                            if not skip) or (shapes[0][dim],))
 
 
 public(function="concat")(cat)
