@@ -554,6 +554,12 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
               "        _frame = _getframe(0)",
               "    _code = id(_frame.f_code)",
               "    _entry = _code_kinds.get(_code)",
+              # Called from one of tapegrad's composites (x.view, x.sum...): one frame up,
+              # inline too; deeper or first-seen frames take creation_site's walk.
+              "    if _entry is not None and _entry[1] and _frame.f_back is not None:",
+              "        _frame = _frame.f_back",
+              "        _code = id(_frame.f_code)",
+              "        _entry = _code_kinds.get(_code)",
               "    _node._trace = (_code, _frame.f_lasti) if _entry is not None and not "
               "_entry[1] else _creation_site(_frame)"]
     return lines
