@@ -11,6 +11,14 @@ from ._harness import Part, Target, load_library
 TITLE = "W1 per-op overhead: 1000 element-wise ops (add, mul, sin, pow, tanh) on 16 float32"
 LENGTH = 1000
 SIZE = 16
+# Everyday small calls beyond the chain's five element-wise ops, each on a 16-element vector
+# that requires grad or a 4x4 matrix (context rows: the issue sets no target for them).
+SMALL_OPS = {
+    "x[i]": "x[3]", "x[a:b]": "x[2:9]", "x.sum()": "x.sum()", "x.mean()": "x.mean()",
+    "x.view(4, 4)": "x.view(4, 4)", "m.sum(0)": "m.sum(0)", "m @ m": "m @ m",
+    "softmax(m, 1)": "lib.softmax(m, 1)", "m.max(1)": "m.max(1)", "cat([m, m])": "lib.cat([m, m])",
+    "x.to(float64)": "x.to(lib.float64)", "x[0].item()": "x[0].item()",
+}
 PARTS = [
     Part("chain", ("torch", "tapegrad", "numpy"),
          metrics={"forward+backward": "µs/op", "forward (grad on)": "µs/op",
@@ -18,6 +26,8 @@ PARTS = [
          targets=[Target("forward+backward", "torch", 0.8),
                   Target("forward (grad off)", "numpy", 1.5)],
          agree={"gradient": 1e-2}),  # float32 through 1000 ops
+    Part("small ops", ("torch", "tapegrad"),
+         metrics={name: "µs/call" for name in SMALL_OPS}),
 ]
 
 
@@ -124,7 +134,23 @@ def numpy_forward_backward(x: np.ndarray, shift: np.ndarray, scale: np.ndarray) 
     return grad
 
 
+def run_small_ops(implementation: str, measure: Any) -> dict:
+    """µs per call of each SMALL_OPS expression, grad mode on (x requires grad)."""
+    lib = load_library(implementation)
+    rng = np.random.default_rng(2)
+    x = lib.tensor(rng.standard_normal(SIZE).astype(np.float32), requires_grad=True)
+    m = lib.tensor(rng.standard_normal((4, 4)).astype(np.float32))
+    metrics = {}
+    for name, expression in SMALL_OPS.items():
+        # Each call's statement compiled once: the sample times the op, not eval.
+        call = eval(f"lambda: {expression}", {"lib": lib, "x": x, "m": m})  # noqa: S307
+        metrics[name] = [t * 1e6 for t in measure(call)]
+    return {"metrics": metrics}
+
+
 def run(part: str, implementation: str, measure: Any, quick: bool = False) -> dict:
+    if part == "small ops":
+        return run_small_ops(implementation, measure)
     x_array, shift_array, scale_array = _data()
     per_op = 1e6 / LENGTH
     if implementation == "numpy":

@@ -700,29 +700,39 @@ def cat(tensors, dim=0, *, out=None):
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    shapes = [tuple(t.shape) for t in tensors]  # read once (a property: vmap's logical shape)
-    # As PyTorch, 1-D empty tensors are skipped (a legacy rule).
-    skipped = [shape == (0,) for shape in shapes]
-    kept = tuple(t for t, skip in zip(tensors, skipped) if not skip) or tensors[:1]
-    reference = next((shape for shape, skip in zip(shapes, skipped) if not skip), shapes[0])
+    kept, shapes = [], []
+    for tensor in tensors:
+        shape = tensor.shape  # the property: under vmap, the logical shape
+        if shape != (0,):  # as PyTorch, 1-D empty tensors are skipped (a legacy rule)
+            kept.append(tensor)
+            shapes.append(shape)
+    if not kept:
+        kept, shapes = [tensors[0]], [tensors[0].shape]
+    reference = shapes[0]
     if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     dim = normalize_dim(dim, len(reference))
-    for number, shape in enumerate(shapes):
-        if skipped[number]:
+    for shape in shapes:
+        if shape != reference:
+            _cat_mismatch(tensors, reference, dim)
+    return cat_op.function(tuple(kept), dim, tuple(shape[dim] for shape in shapes))
+
+
+def _cat_mismatch(tensors, reference, dim) -> None:
+    """Raise PyTorch's error for the first tensor whose shape cat cannot join."""
+    for number, tensor in enumerate(tensors):
+        shape = tensor.shape
+        if shape == (0,):
             continue
         if len(shape) != len(reference):
             raise RuntimeError(f"Tensors must have same number of dimensions: got "
                                f"{len(reference)} and {len(shape)}")
-        if shape != reference:
-            for axis in range(len(reference)):
-                if axis != dim and shape[axis] != reference[axis]:
-                    raise RuntimeError(
-                        f"Sizes of tensors must match except in dimension {dim}. Expected size "
-                        f"{reference[axis]} but got size {shape[axis]} for tensor number "
-                        f"{number} in the list.")
-    return cat_op.function(kept, dim, tuple(shape[dim] for shape, skip in zip(shapes, skipped)
-                                            if not skip) or (shapes[0][dim],))
+        for axis in range(len(reference)):
+            if axis != dim and shape[axis] != reference[axis]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                    f"{reference[axis]} but got size {shape[axis]} for tensor number "
+                    f"{number} in the list.")
 
 
 public(function="concat")(cat)
