@@ -42,3 +42,25 @@ def test_damaged_cache_is_ignored(tmp_path):
     with open(path, "wb") as file:
         file.write(b"not a marshal stream")
     assert _run(str(tmp_path)).endswith("[2.0, 2.0]")
+
+
+def test_imports_from_a_zip(tmp_path):
+    # A zipped package (zipapp, locked-down installs) has no files to stat or cache beside:
+    # import must still work, keying generated code by its source.
+    import zipfile
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    archive = tmp_path / "tapegrad.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for folder, _, names in os.walk(os.path.join(source, "tapegrad")):
+            for name in names:
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    bundle.write(path, os.path.relpath(path, source))
+    environment = dict(os.environ, PYTHONPATH=str(archive))
+    done = subprocess.run([sys.executable, "-c", PROBE.replace("_CODE_CACHE", "_CODE_USED")
+                           + "; print(tapegrad.__file__)"],
+                          env=environment, capture_output=True, text=True, check=True,
+                          cwd=str(tmp_path))
+    assert done.stdout.split("\n")[0].endswith("[2.0, 2.0]")
+    assert "tapegrad.zip" in done.stdout

@@ -299,8 +299,11 @@ def _direct_apply(op: OpDef) -> Callable:
 # shape share one source and one compiled code object. A key names the generators' files'
 # modification times, so that editing them invalidates the cached code (as for .pyc files).
 _SOURCES: dict[tuple, str] = {}
-_GENERATORS_STAMP = repr(tuple(os.stat(path).st_mtime_ns
-                               for path in (__file__, _dispatch.__file__)))
+try:
+    _GENERATORS_STAMP: str | None = repr(tuple(os.stat(path).st_mtime_ns
+                                               for path in (__file__, _dispatch.__file__)))
+except OSError:  # imported from a zip, say: key by source text, which needs no stamp
+    _GENERATORS_STAMP = None
 
 
 def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
@@ -330,7 +333,9 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
              op.node_class is not None, plans)
     key = _SOURCES.get(shape)
     if key is None:
-        key = _SOURCES[shape] = f"public function {_GENERATORS_STAMP} {shape!r}"
+        key = _SOURCES[shape] = (
+            f"public function {_GENERATORS_STAMP} {shape!r}" if _GENERATORS_STAMP is not None
+            else _public_source(op, kinds, inputs, sequence, inplace, fast))
     name = op.name + ("_" if inplace else "")
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace,
