@@ -209,7 +209,12 @@ def _filled(fill: Any, size: Sequence[Any], dtype: Any, requires_grad: bool,
             device: Any) -> Tensor:
     check_device(device)
     shape = parse_size(size)
-    return _finish(np.full(shape, fill, dtype=_dtype_or_default(dtype)), requires_grad)
+    # np.zeros and ndarray.fill are C calls; np.full and np.ones are Python wrappers.
+    if type(fill) is int and fill == 0:  # an integer zero (a float one may be -0.0)
+        return _finish(np.zeros(shape, _dtype_or_default(dtype)), requires_grad)
+    array = np.empty(shape, _dtype_or_default(dtype))
+    array.fill(fill)
+    return _finish(array, requires_grad)
 
 
 def zeros(*shape: Any, size: Any = None, out: Any = None, dtype: Any = None,
