@@ -509,10 +509,11 @@ def normalize_dim(dim: int, ndim: int) -> int:
 def _register_with_graph() -> None:
     """Hand the autograd package (imported before this module) what it needs from here."""
     from . import autograd
-    from .autograd import graph
+    from .autograd import engine, graph
 
     graph._result_view = result_view
     autograd._Tensor, autograd._wrap = Tensor, wrap
+    engine._wrap = wrap
 
 
 _register_with_graph()

@@ -20,13 +20,8 @@ _ndarray = np.ndarray
 _asarray = np.asarray
 
 
-def _wrap(array: Any) -> Tensor:
-    """tapegrad._tensor.wrap, imported on first use (that module imports this one)."""
-    global _wrap
-    from .._tensor import wrap
-
-    _wrap = wrap
-    return wrap(array)
+# tapegrad._tensor.wrap: that module imports this one, then sets it (_register_with_graph).
+_wrap: Any = None
 
 
 def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:

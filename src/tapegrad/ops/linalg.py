@@ -101,25 +101,25 @@ def mm(xp, input, mat2):
     return xp.matmul(input, mat2)
 
 
+def _transposed_layout(array) -> bool:
+    """Whether ``array`` is a transposed contiguous matrix (F.linear's ``weight.t()``)."""
+    return array.flags.f_contiguous and not array.flags.c_contiguous
+
+
 def _mat2_gradient(grad, input, mat2):
     """input^T @ grad, computed in mat2's memory layout: for a transposed weight (F.linear's
     ``weight.t()``) the gradient then reaches the weight contiguous, and the leaf keeps it
     without a copy (as PyTorch does)."""
-    data = mat2._data
-    if data.flags.f_contiguous and not data.flags.c_contiguous:
+    if _transposed_layout(mat2._data):
         return grad.t().mm(input).t()
     return input.t().mm(grad)
 
 
 def _mat2_array_gradient(grad, input, mat2):
     """_mat2_gradient on arrays (a plain backward)."""
-    if mat2.flags.f_contiguous and not mat2.flags.c_contiguous:
+    if _transposed_layout(mat2):
         return (grad.T @ input).T
     return input.T @ grad
-
-
-def _scaled_array(grad, factor):
-    return grad if factor == 1 else grad * factor
 
 
 defop(mm, node="MmBackward0", inputs=2, kind=B, methods=("mm",),
@@ -186,6 +186,7 @@ def addmm(xp, input, mat1, mat2, *, beta=1, alpha=1):
 
 
 def _scaled(grad, factor):
+    """grad times factor, skipped for 1 (tensors in rules, arrays in NumPy rules alike)."""
     return grad if factor == 1 else grad * factor
 
 
@@ -195,9 +196,9 @@ addmm_op = defop(
            "mat1": lambda grad, mat2, alpha: _scaled(grad.mm(mat2.t()), alpha),
            "mat2": lambda grad, mat1, mat2, alpha: _scaled(_mat2_gradient(grad, mat1, mat2),
                                                            alpha)},
-    array_grads={"input": lambda grad, beta: _scaled_array(grad, beta),
-                 "mat1": lambda grad, mat2, alpha: _scaled_array(grad @ mat2.T, alpha),
-                 "mat2": lambda grad, mat1, mat2, alpha: _scaled_array(
+    array_grads={"input": lambda grad, beta: _scaled(grad, beta),
+                 "mat1": lambda grad, mat2, alpha: _scaled(grad @ mat2.T, alpha),
+                 "mat2": lambda grad, mat1, mat2, alpha: _scaled(
                      _mat2_array_gradient(grad, mat1, mat2), alpha)},
     samples=[Sample(((3, 4), (3, 2), (2, 4))),
              Sample(((4,), (3, 2), (2, 4)), kwargs={"beta": 0.5, "alpha": 2.0})])
