@@ -14,6 +14,7 @@ from ._tensor import Tensor, wrap
 from .autograd import _modes, anomaly_mode
 from .autograd._modes import MODES
 from .autograd.grad_mode import STATE
+from .autograd.graph import INPUT_METAS, SINGLE_INPUT_METAS, intern_meta, intern_single_meta
 from .autograd.graph import next_sequence_nr as _next_sequence_nr
 
 xp = _backend.numpy_namespace
@@ -420,6 +421,8 @@ def write_inplace(target: Tensor, result: Tensor) -> None:
 
 
 FAST_PATH_GLOBALS = {
+    "_metas": INPUT_METAS, "_intern_meta": intern_meta, "_single_metas": SINGLE_INPUT_METAS,
+    "_intern_single_meta": intern_single_meta,
     "_modes": MODES, "_grad_state": STATE, "_fast": FAST_TYPES,
     "_xp": xp, "_ndarray": _ndarray, "_asarray": _asarray,
     "_new": object.__new__, "_Tensor": Tensor, "_mark_view": mark_view,
@@ -498,7 +501,8 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
         return [f"_function = {name}.grad_fn",
                 f"_edge{index} = ({name}._accumulator or {name}.grad_accumulator(), 0) "
                 f"if _function is None else (_function, {name}._output_nr)",
-                f"_meta{index} = ({array}.shape, {dtype})"]
+                f"_key = ({array}.shape, {dtype})",
+                f"_meta{index} = _metas.get(_key) or _intern_meta(_key)"]
 
     def save(mask: int) -> list[str]:
         inputs, result = op.save_plan(mask)
@@ -527,8 +531,11 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
         return block
 
     if len(input_names) == 1:
-        lines += edge(first, 0, "_data", "_dtype")
-        lines += ["_node._edges = (_edge0,)", "_node._input_meta = (_meta0,)"]
+        lines += [f"_function = {first}.grad_fn",
+                  f"_node._edges = (({first}._accumulator or {first}.grad_accumulator(), 0) "
+                  f"if _function is None else (_function, {first}._output_nr),)",
+                  "_key = (_data.shape, _dtype)",
+                  "_node._input_meta = _single_metas.get(_key) or _intern_single_meta(_key)"]
         lines += save(1)
     else:
         second = input_names[1]
@@ -560,6 +567,7 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
               "        _frame = _frame.f_back",
               "        _code = id(_frame.f_code)",
               "        _entry = _code_kinds.get(_code)",
-              "    _node._trace = (_code, _frame.f_lasti) if _entry is not None and not "
+              f"    _node._trace = (_code << {anomaly_mode.SITE_SHIFT}) + _frame.f_lasti if "
+              "_entry is not None and not "
               "_entry[1] else _creation_site(_frame)"]
     return lines

@@ -66,12 +66,15 @@ def creation_trace() -> list[str]:
 _GENERATED = ("<string>", "<tapegrad generated>")  # code the registry generates
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _INTERNAL: dict = {}  # id(code) -> (code, is it tapegrad's own or generated code)
+SITE_SHIFT = 32  # a creation site is id(code) << SITE_SHIFT plus an offset below 2 ** 32
 
 
-def creation_site(frame: Any) -> tuple | None:
-    """(id of the code, instruction offset) of the first frame outside tapegrad, walking up
-    from ``frame`` (the line is looked up only when an error needs it: f_lineno is not free).
-    Two ints, so that the collector stops tracking the tuple; _INTERNAL keeps the code.
+def creation_site(frame: Any) -> int | None:
+    """The first frame outside tapegrad, walking up from ``frame``, as one int: the id of its
+    code shifted by SITE_SHIFT, plus its instruction offset (the line is looked up only when
+    an error needs it: f_lineno is not free). One int, not a tuple: ints are not tracked by
+    the garbage collector, whose passes grow with each tracked object a node keeps. _INTERNAL
+    keeps the code alive, so that the id stays its own.
 
     Recorded for every node even without anomaly mode, so that an error in backward can name
     the user's line: a short walk with a per-code-object cache (no strings, no traceback).
@@ -87,10 +90,10 @@ def creation_site(frame: Any) -> tuple | None:
             name = code.co_filename
             entry = internal[id(code)] = (code, name.startswith(_PACKAGE) or name in _GENERATED)
         if not entry[1]:
-            return (id(code), frame.f_lasti)
+            return (id(code) << SITE_SHIFT) + frame.f_lasti
         last = frame
         frame = frame.f_back
-    return None if last is None else (id(last.f_code), last.f_lasti)
+    return None if last is None else (id(last.f_code) << SITE_SHIFT) + last.f_lasti
 
 
 def _line_of(code: Any, offset: int) -> int | None:
@@ -111,8 +114,8 @@ def annotate(node: Any, error: BaseException) -> None:
         error._tapegrad_annotated = node  # type: ignore[attr-defined]
     except AttributeError:
         pass
-    if isinstance(trace, tuple):
-        code_id, offset = trace
+    if isinstance(trace, int):
+        code_id, offset = trace >> SITE_SHIFT, trace & ((1 << SITE_SHIFT) - 1)
         code = _INTERNAL[code_id][0]
         line = _line_of(code, offset)
         error.add_note(f"The failing node {node.name()} was created at {code.co_filename}:{line}"
@@ -126,7 +129,7 @@ def checked_apply(node: Any, grads: list) -> list:
     try:
         outputs = node.apply(grads)
     except Exception as error:
-        if node._trace and not isinstance(node._trace, tuple):
+        if node._trace and not isinstance(node._trace, int):
             warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that "
                           "caused the error:\n" + "".join(node._trace), stacklevel=2)
         annotate(node, error)

@@ -17,6 +17,30 @@ _sequence = itertools.count()
 next_sequence_nr = _sequence.__next__
 
 
+# Input metadata (shape, dtype) as the fast paths record it: one shared tuple per shape and
+# dtype (and one tuple of it for one-input nodes), not fresh ones per node. A node's tuples
+# stay tracked by the garbage collector until its next pass, which costs more for each.
+INPUT_METAS: dict[tuple, tuple] = {}
+SINGLE_INPUT_METAS: dict[tuple, tuple] = {}
+_INTERNED_LIMIT = 4096  # distinct (shape, dtype) pairs kept before starting afresh
+
+
+def intern_meta(key: tuple) -> tuple:
+    """The shared (shape, dtype) tuple equal to ``key``, made from it when first seen."""
+    if len(INPUT_METAS) >= _INTERNED_LIMIT:
+        INPUT_METAS.clear()
+    INPUT_METAS[key] = key
+    return key
+
+
+def intern_single_meta(key: tuple) -> tuple:
+    """The shared input metadata of a one-input node: a 1-tuple of intern_meta(key)."""
+    if len(SINGLE_INPUT_METAS) >= _INTERNED_LIMIT:
+        SINGLE_INPUT_METAS.clear()
+    metas = SINGLE_INPUT_METAS[key] = (INPUT_METAS.get(key) or intern_meta(key),)
+    return metas
+
+
 class _Freed:
     """Marker put in place of saved values once backward has released them."""
 
