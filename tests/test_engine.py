@@ -510,3 +510,26 @@ def test_leaf_keeps_a_view_gradient_only_when_nothing_else_holds_its_memory():
     assert not np.shares_memory(x.grad.numpy(), flat.grad.numpy())
     x.grad.add_(1.0)
     np.testing.assert_array_equal(flat.grad.numpy(), np.arange(12.0))
+
+
+def test_invalid_gradient_names_its_index():
+    """A backward returning a gradient that cannot fit its input names that input's index,
+    also where the same tensor goes to two inputs and only the second does not fit."""
+    def run(lib):
+        class SameGradientTwice(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, first, second):
+                return first * 1.0
+
+            @staticmethod
+            def backward(ctx, grad):
+                shared = grad.expand(2, 3)
+                return shared, shared
+
+        first = lib.ones(2, 3, requires_grad=True)
+        second = lib.ones(4, requires_grad=True)
+        SameGradientTwice.apply(first, second).sum().backward()
+
+    ours, theirs = assert_same_error(run)
+    assert "at index 1" in theirs
+    assert ours == theirs

@@ -99,6 +99,13 @@ def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
     return grad
 
 
+def _position(edges: tuple, outputs: list, edge: tuple, grad: Tensor) -> int:
+    """The index of the (first) output sending ``grad`` along ``edge``, for error messages:
+    the engine's loop does not count positions."""
+    return next(index for index, ((child, output_nr), value) in enumerate(zip(edges, outputs))
+                if child is edge[0] and output_nr == edge[1] and value is grad)
+
+
 def _summed_to(array: Any, shape: tuple) -> Any:
     """``array`` summed over the dims broadcasting added to ``shape`` (plain backward)."""
     if array.shape[1:] == shape:  # a bias: one leading dim added
@@ -187,9 +194,15 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     anomaly = anomaly_mode.STATE
     previous_mode = STATE.enabled
     STATE.enabled = create_graph
+    # The next node, when a node readied exactly one child while the queue was empty (a
+    # chain): the queue would hand it back at once, so it skips the queue.
+    following = None
     try:
-        while ready:
-            node = pop(ready)[2]
+        while following is not None or ready:
+            if following is None:
+                node = pop(ready)[2]
+            else:
+                node, following = following, None
             grads = take(node, None) or []
             if owned:  # once handed to its node, a sum may be passed on: no more in-place adds
                 for grad in grads:
@@ -231,8 +244,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                     outputs += [None] * (len(edges) - len(outputs))
             else:
                 outputs = [None] * len(edges)
-            for index, ((child, output_nr), grad, meta) in enumerate(
-                    zip(edges, outputs, node._input_meta)):
+            for (child, output_nr), grad, meta in zip(edges, outputs, node._input_meta):
                 if child is None:
                     continue
                 if grad is not None:
@@ -244,6 +256,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                         dtype = data.dtype
                         # dtype objects are usually the same instance: try `is` first
                         if data.shape != meta[0] or (dtype is not meta[1] and dtype != meta[1]):
+                            index = _position(edges, outputs, (child, output_nr), grad)
                             grad = _fit_gradient(node, index, grad, meta)
                     if output_nr == 0 and child not in buffers:
                         buffers[child] = [grad]
@@ -253,8 +266,15 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                 dependencies[child] = remaining
                 if remaining == 0 and (targets is None or child in leading
                                        or child in target_nodes):
-                    push(ready, (-child._sequence_nr, tie, child))
-                    tie += 1
+                    if following is None and not ready:
+                        following = child
+                    else:
+                        if following is not None:
+                            push(ready, (-following._sequence_nr, tie, following))
+                            tie += 1
+                            following = None
+                        push(ready, (-child._sequence_nr, tie, child))
+                        tie += 1
     finally:
         STATE.enabled = previous_mode
     return captured
