@@ -342,3 +342,30 @@ def test_polygamma_matches_torch(n):
     ours = as_numpy(tapegrad.polygamma(n, tapegrad.tensor(values)))
     theirs = as_numpy(torch.polygamma(n, torch.tensor(values)))
     np.testing.assert_allclose(ours, theirs, rtol=1e-8)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_zero_power_gradient_is_zeros_even_for_infinite_gradients(create_graph):
+    """d(x ** 0)/dx is zeros outside the graph, not grad * 0 (nan where grad is infinite)."""
+    results = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        seed = lib.tensor([float("inf"), 1.0])
+        gradient, = lib.autograd.grad(x ** 0, x, seed, create_graph=create_graph)
+        results.append((as_numpy(gradient), gradient.requires_grad, gradient.grad_fn is None))
+    (ours, our_flag, our_leaf), (theirs, their_flag, their_leaf) = results
+    np.testing.assert_array_equal(ours, theirs)
+    assert (our_flag, our_leaf) == (their_flag, their_leaf)
+
+
+@pytest.mark.parametrize("exponent", [2, 3, 0.5, -1.5])
+def test_power_gradient_matches_torch_in_float32(exponent):
+    """The NumPy rule groups grad * (exponent * x ** (exponent - 1)) as PyTorch does."""
+    values = np.random.default_rng(3).uniform(0.5, 2.0, 64).astype(np.float32)
+    seed = np.random.default_rng(4).standard_normal(64).astype(np.float32)
+    gradients = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor(values, requires_grad=True)
+        (x ** exponent).backward(lib.tensor(seed))
+        gradients.append(as_numpy(x.grad))
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-6, atol=0)

@@ -410,16 +410,20 @@ defop(_addcdiv, name="addcdiv", node="AddcdivBackward0", inputs=3, promote="prom
 
 
 # --- powers ---------------------------------------------------------------------------------
+# grad * (exponent * input ** (exponent - 1)), grouped as PyTorch groups it. A zero exponent
+# gives zeros, not grad * 0 (which is nan where grad is infinite), outside the graph as there.
 def _pow_scalar_rule(grad, input, exponent):
     if exponent == 0:
-        return grad * 0
-    return grad * exponent * pow_tensor_scalar.function(input, exponent - 1)
+        return wrap(np.zeros_like(input._data))
+    return grad * (exponent * pow_tensor_scalar.function(input, exponent - 1))
 
 
 def _pow_scalar_array_rule(grad, input, exponent):
     if exponent == 0:
-        return grad * 0
-    return grad * exponent * input ** (exponent - 1)
+        return np.zeros_like(input)
+    if exponent == 2:  # input ** 1 is input: one multiplication fewer for the commonest power
+        return grad * (input * 2)
+    return grad * (exponent * input ** (exponent - 1))
 
 
 def _pow(xp, input, exponent):
