@@ -157,6 +157,24 @@ def test_modified_saved_tensor_is_detected():
     assert "is at version 1; expected version 0 instead" in ours
 
 
+@pytest.mark.parametrize("write", ["in place", "through a later view"])
+def test_modification_after_save_is_detected_for_fresh_results(write):
+    """A fresh result has no version counter until one is needed: saving it records version
+    0, and a later write (to it, or to a view made after the save) still gets caught."""
+    def run(lib):
+        x = lib.ones(3, requires_grad=True)
+        fresh = x * 2
+        saved_by_sin = fresh.sin()
+        if write == "in place":
+            fresh.mul_(3)
+        else:
+            fresh[1:].mul_(3)
+        saved_by_sin.sum().backward()
+
+    ours, theirs = assert_same_error(run)
+    assert "is at version 1; expected version 0 instead" in ours
+
+
 def test_inplace_on_non_leaf_gives_correct_gradient():
     def run(lib):
         x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)

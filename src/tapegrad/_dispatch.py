@@ -510,11 +510,10 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
             block = ["_node._saved = ()", "_node._saved_versions = ()"]
         else:
             block = []
-            for index in inputs:  # a saved tensor is saved with its version (made if need be)
+            for index in inputs:  # a saved tensor is saved with its version (no counter: 0)
                 name = input_names[index]
-                body = [f"_counter = {name}._version_counter", "if _counter is None:",
-                        f"    _counter = {name}._version_counter = [0]",
-                        f"_version{index} = _counter[0]"]
+                body = [f"_counter = {name}._version_counter",
+                        f"_version{index} = 0 if _counter is None else _counter[0]"]
                 if index == 1:  # the second input may be a number, saved as it is
                     block += ["_version1 = None", "if _kind in _fast:"]
                     block += ["    " + line for line in body]
@@ -524,9 +523,13 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
                      enumerate(input_names)]
             versions = [f"_version{index}" if index in inputs else "None"
                         for index in range(len(input_names))]
-            # Tuples: the collector stops tracking the versions' (ints only) on its first pass.
+            # Versions are nearly always 0: then a constant tuple, not one more for the
+            # garbage collector to track.
+            zeros = ["0" if index in inputs else "None" for index in range(len(input_names))]
+            unchanged = " and ".join(f"_version{index} == 0" for index in inputs)
             block += [f"_node._saved = ({', '.join(saved)},)",
-                      f"_node._saved_versions = ({', '.join(versions)},)"]
+                      f"_node._saved_versions = ({', '.join(zeros)},) if {unchanged} else "
+                      f"({', '.join(versions)},)"]
         block.append(f"_node._saved_result = {'(_out,)' if result else 'None'}")
         return block
 

@@ -172,8 +172,8 @@ class Node:
         if type(value) is Packed:
             return value.unpack()
         expected = self._saved_versions[index]
-        if expected is not None and value._version_counter[0] != expected:
-            raise RuntimeError(modified_message(value, value._version_counter[0], expected))
+        if expected is not None and value._version != expected:
+            raise RuntimeError(modified_message(value, value._version, expected))
         return value
 
     def unpack_result(self, index: int = 0) -> Tensor:

@@ -268,8 +268,8 @@ def _direct_apply(op: OpDef) -> Callable:
                     # (freed, modified, packed by hooks, a subclass) goes through unpack_input.
                     read = [f"{name} = self._saved[{slot}] if self._saved is not _FREED "
                             "else None",
-                            f"if type({name}) not in _fast or {name}._version_counter[0] != "
-                            f"self._saved_versions[{slot}]:",
+                            f"if type({name}) not in _fast or ({name}._version_counter or "
+                            f"(0,))[0] != self._saved_versions[{slot}]:",
                             f"    {name} = self.unpack_input({slot})",
                             f"{name} = {name}._data if isinstance({name}, _Tensor) else {name}"]
                 elif argument == "node.unpack_result(0)":
