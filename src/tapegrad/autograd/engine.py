@@ -78,11 +78,14 @@ def is_expandable_to(shape: Sequence[int], desired: Sequence[int]) -> bool:
     return True
 
 
-def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
-    """Undo broadcasting and cast to the input's dtype: once, at the node boundary."""
+def _fit_gradient(node: Node, where: int | tuple, grad: Tensor, meta: tuple) -> Tensor:
+    """Undo broadcasting and cast to the input's dtype: once, at the node boundary. ``where``
+    is the input's index, or what finds it for the error: (edges, outputs, child, output_nr)
+    (the engine's loop does not count positions)."""
     shape, dtype = meta
     if grad._data.shape != shape:
         if not is_expandable_to(shape, grad._data.shape):
+            index = where if type(where) is int else _position(*where, grad)
             raise RuntimeError(
                 f"Function {node.name()} returned an invalid gradient at index {index} - got "
                 f"{list(grad._data.shape)} but expected shape compatible with {list(shape)}")
@@ -99,11 +102,10 @@ def _fit_gradient(node: Node, index: int, grad: Tensor, meta: tuple) -> Tensor:
     return grad
 
 
-def _position(edges: tuple, outputs: list, edge: tuple, grad: Tensor) -> int:
-    """The index of the (first) output sending ``grad`` along ``edge``, for error messages:
-    the engine's loop does not count positions."""
-    return next(index for index, ((child, output_nr), value) in enumerate(zip(edges, outputs))
-                if child is edge[0] and output_nr == edge[1] and value is grad)
+def _position(edges: tuple, outputs: list, child: Node, output_nr: int, grad: Tensor) -> int:
+    """The index of the (first) output sending ``grad`` to ``child``'s ``output_nr``."""
+    return next(index for index, ((target, number), value) in enumerate(zip(edges, outputs))
+                if target is child and number == output_nr and value is grad)
 
 
 def _summed_to(array: Any, shape: tuple) -> Any:
@@ -125,27 +127,6 @@ def _add(left: Tensor | None, right: Tensor, create_graph: bool) -> Tensor:
         return left + right
     total = left._data + right._data
     return _wrap(total if type(total) is _ndarray else _asarray(total))  # 0-d sums are scalars
-
-
-def _run_tensor_prehooks(node: Node, grads: list) -> None:
-    """Hooks registered with Tensor.register_hook on the node's outputs, then retain_grad."""
-    hooks_by_output = node._tensor_prehooks
-    if hooks_by_output:
-        for output_nr, hooks in hooks_by_output.items():
-            if output_nr < len(grads) and grads[output_nr] is not None:
-                for hook in list(hooks.values()):
-                    replaced = hook(grads[output_nr])
-                    if replaced is not None:
-                        grads[output_nr] = replaced
-    retained = node._retain_grad_hooks
-    if retained:
-        for output_nr, tensor in retained.items():
-            if output_nr < len(grads) and grads[output_nr] is not None:
-                grad = grads[output_nr]
-                if tensor._grad is None:
-                    tensor._grad = grad.detach().clone() if not grad.requires_grad else grad
-                else:
-                    tensor._grad = tensor._grad + grad
 
 
 def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: bool,
@@ -197,6 +178,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     # The next node, when a node readied exactly one child while the queue was empty (a
     # chain): the queue would hand it back at once, so it skips the queue.
     following = None
+    plain = targets is None and accumulate  # every node runs
     try:
         while following is not None or ready:
             if following is None:
@@ -208,23 +190,17 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                 for grad in grads:
                     if grad is not None:
                         owned.pop(id(grad), None)
-            node_type = type(node)
-            if targets is None:
-                run = accumulate or node_type is not AccumulateGrad
-            elif node_type is AccumulateGrad:
-                run = accumulate and node in target_nodes
-            else:
-                run = node in leading  # type: ignore[operator]
+            run = plain or _runs(node, accumulate, target_nodes, leading)
             hooked = node._hooked  # one flag for the four kinds of hooks a node can carry
             if hooked and (node._tensor_prehooks is not None
                            or node._retain_grad_hooks is not None):
-                _run_tensor_prehooks(node, grads)
+                node.run_tensor_prehooks(grads)
             if capture_at and node in capture_at:
                 _capture(node, grads, capture_at[node], captured)
             edges = node._edges
             if run and (grads[0] is not None if len(grads) == 1 else
                         any(grad is not None for grad in grads)):
-                if node_type is AccumulateGrad and not hooked:
+                if type(node) is AccumulateGrad and not hooked:
                     grad = grads[0]
                     accumulate_into(node.variable, grad, id(grad) not in shared)
                     continue  # a leaf's sink has no edges
@@ -256,8 +232,8 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                         dtype = data.dtype
                         # dtype objects are usually the same instance: try `is` first
                         if data.shape != meta[0] or (dtype is not meta[1] and dtype != meta[1]):
-                            index = _position(edges, outputs, (child, output_nr), grad)
-                            grad = _fit_gradient(node, index, grad, meta)
+                            grad = _fit_gradient(node, (edges, outputs, child, output_nr),
+                                                 grad, meta)
                     if output_nr == 0 and child not in buffers:
                         buffers[child] = [grad]
                     else:
@@ -278,6 +254,13 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     finally:
         STATE.enabled = previous_mode
     return captured
+
+
+def _runs(node: Node, accumulate: bool, target_nodes: set, leading: set | None) -> bool:
+    """Whether a node runs in a selective backward (autograd.grad, inputs=, or no leaves)."""
+    if type(node) is AccumulateGrad:
+        return accumulate and node in target_nodes
+    return leading is None or node in leading
 
 
 def _passed_on(grad: Tensor, incoming: list, outputs: list) -> bool:

@@ -147,6 +147,27 @@ class Node:
             self._hooked = True
         return add_hook(self._prehooks, fn)
 
+    def run_tensor_prehooks(self, grads: list) -> None:
+        """Hooks registered with Tensor.register_hook on this node's outputs, then
+        retain_grad: run by the engine before the node, on its incoming ``grads``."""
+        hooks_by_output = self._tensor_prehooks
+        if hooks_by_output:
+            for output_nr, hooks in hooks_by_output.items():
+                if output_nr < len(grads) and grads[output_nr] is not None:
+                    for hook in list(hooks.values()):
+                        replaced = hook(grads[output_nr])
+                        if replaced is not None:
+                            grads[output_nr] = replaced
+        retained = self._retain_grad_hooks
+        if retained:
+            for output_nr, tensor in retained.items():
+                if output_nr < len(grads) and grads[output_nr] is not None:
+                    grad = grads[output_nr]
+                    if tensor._grad is None:
+                        tensor._grad = grad.detach().clone() if not grad.requires_grad else grad
+                    else:
+                        tensor._grad = tensor._grad + grad
+
     def __call__(self, *grads: Tensor) -> Any:
         result = self.apply(list(grads))
         return result[0] if len(result) == 1 else tuple(result)
