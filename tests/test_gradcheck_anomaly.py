@@ -213,3 +213,30 @@ def test_set_detect_anomaly_as_call_and_context_manager():
     with tapegrad.autograd.set_detect_anomaly(True):
         assert is_anomaly_enabled()
     assert not is_anomaly_enabled()
+
+
+def _sine_made_here(value):
+    return value.sin()  # first site
+
+
+def _sine_made_there(value):
+    return value.sin()  # second site
+
+
+def _power_made_here(value):
+    return tapegrad.pow(value, 3)  # through the pow composite
+
+
+@pytest.mark.parametrize("maker, marker", [(_sine_made_here, "# first site"),
+                                           (_sine_made_there, "# second site"),
+                                           (_power_made_here, "# through the pow composite")])
+def test_each_node_names_its_own_line_when_an_op_is_called_from_several(maker, marker):
+    """The fast paths remember their last caller: alternating callers still get their own
+    lines, as do calls through a composite."""
+    y = tapegrad.tensor(DATA, requires_grad=True) * 1
+    nodes = [_sine_made_here(y), _sine_made_there(y), _power_made_here(y), maker(y)]
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation") as info:
+        nodes[-1].sum().backward()
+    line = next(number for number, text in enumerate(open(__file__), 1) if marker in text)
+    assert any(f"{__file__}:{line}," in note for note in info.value.__notes__)

@@ -28,7 +28,6 @@ COMPARE = 3  # inputs promoted, the result is bool (eq, lt, ...)
 _ndarray = np.ndarray
 _getframe = sys._getframe
 _creation_site = anomaly_mode.creation_site
-_CODE_KINDS = anomaly_mode._INTERNAL
 _asarray = np.asarray
 
 
@@ -428,7 +427,7 @@ FAST_PATH_GLOBALS = {
     "_new": object.__new__, "_Tensor": Tensor, "_mark_view": mark_view,
     "_NO_EDGE": _NO_EDGE, "_next_sequence_nr": _next_sequence_nr,
     "_anomaly": anomaly_mode.STATE, "_finish_record": finish_record,
-    "_getframe": _getframe, "_code_kinds": _CODE_KINDS,
+    "_getframe": _getframe, "_site_of": anomaly_mode.site_of,
     "_creation_site": _creation_site,
     "_broadcast_failure": broadcast_failure,
 }
@@ -562,15 +561,9 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
               "        _frame = _getframe(1)",
               "    except ValueError:",
               "        _frame = _getframe(0)",
-              "    _code = id(_frame.f_code)",
-              "    _entry = _code_kinds.get(_code)",
-              # Called from one of tapegrad's composites (x.view, x.sum...): one frame up,
-              # inline too; deeper or first-seen frames take creation_site's walk.
-              "    if _entry is not None and _entry[1] and _frame.f_back is not None:",
-              "        _frame = _frame.f_back",
-              "        _code = id(_frame.f_code)",
-              "        _entry = _code_kinds.get(_code)",
-              f"    _node._trace = (_code << {anomaly_mode.SITE_SHIFT}) + _frame.f_lasti if "
-              "_entry is not None and not "
-              "_entry[1] else _creation_site(_frame)"]
+              # This op's last caller from user code: one comparison, no lookup.
+              "    if _frame.f_code is _last_caller[0]:",
+              "        _node._trace = _last_caller[1] + _frame.f_lasti",
+              "    else:",
+              "        _node._trace = _site_of(_frame, _last_caller)"]
     return lines

@@ -96,6 +96,25 @@ def creation_site(frame: Any) -> int | None:
     return None if last is None else (id(last.f_code) << SITE_SHIFT) + last.f_lasti
 
 
+def site_of(frame: Any, last_caller: list) -> int | None:
+    """creation_site for the caller ``frame`` of a generated fast path. A caller in user code
+    is remembered in ``last_caller`` (the op's own [code, id(code) << SITE_SHIFT]), so that
+    the op's next call from there costs one comparison; a tapegrad composite's caller (one
+    frame up) is looked up here, deeper or first-seen frames take creation_site's walk."""
+    code = frame.f_code
+    entry = _INTERNAL.get(id(code))
+    if entry is not None and not entry[1]:
+        last_caller[0] = code
+        last_caller[1] = id(code) << SITE_SHIFT
+        return last_caller[1] + frame.f_lasti
+    if entry is not None and frame.f_back is not None:
+        caller = frame.f_back
+        entry = _INTERNAL.get(id(caller.f_code))
+        if entry is not None and not entry[1]:
+            return (id(caller.f_code) << SITE_SHIFT) + caller.f_lasti
+    return creation_site(frame)
+
+
 def _line_of(code: Any, offset: int) -> int | None:
     for start, end, line in code.co_lines():
         if start <= offset < end:
