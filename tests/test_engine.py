@@ -551,3 +551,15 @@ def test_invalid_gradient_names_its_index():
     ours, theirs = assert_same_error(run)
     assert "at index 1" in theirs
     assert ours == theirs
+
+
+def test_wrapped_fields_name_every_slot_wrap_sets():
+    """Generated applies make gradient tensors inline from WRAPPED_FIELDS: it must name every
+    slot but _data, with the values wrap gives them."""
+    from tapegrad._tensor import WRAPPED_FIELDS, Tensor, wrap
+
+    tensor = wrap(np.ones(2))
+    slots = set(Tensor.__slots__) - {"_data", "__dict__", "__weakref__"}
+    assert {name for name, _ in WRAPPED_FIELDS} == slots
+    for name, value in WRAPPED_FIELDS:
+        assert getattr(tensor, name) == value

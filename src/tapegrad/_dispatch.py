@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _backend
 from ._dtype import DEFAULTS, FROM_NUMPY, promote_types, result_type, scalar_dtype
-from ._tensor import Tensor, wrap
+from ._tensor import WRAPPED_FIELDS, Tensor, wrap
 from .autograd import _modes, anomaly_mode
 from .autograd._modes import MODES
 from .autograd.grad_mode import STATE
@@ -453,7 +453,9 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
         lines += [f"_kind = type({second})", "if _kind in _fast:",
                   f"    _other = {second}._data"]
         if promotion:
-            lines += ["    if _other.dtype != _dtype:", f"        {fallback}"]
+            # Arrays of one dtype nearly always share the dtype object: `is` first.
+            lines += ["    if _other.dtype is not _dtype and _other.dtype != _dtype:",
+                      f"        {fallback}"]
         lines += [f"    _grad = {first}._requires_grad or {second}._requires_grad"]
         if promotion:
             # A Python number keeps the tensor's dtype when it is of the same kind or lower.
@@ -473,9 +475,11 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
               f"    raise _broadcast_failure(_error, {tensors}) from None",
               "if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
     if promotion and promotion != COMPARE:
-        lines += ["if _out.dtype != _dtype:", "    _out = _out.astype(_dtype)"]
-    lines += ["_result = _new(_Tensor)", "_result._data = _out", "_result._output_nr = 0",
-              "_result._grad = None", "_result._version_counter = None", "_result._base = None"]
+        lines += ["if _out.dtype is not _dtype and _out.dtype != _dtype:",
+                  "    _out = _out.astype(_dtype)"]
+    lines += ["_result = _new(_Tensor)", "_result._data = _out"]  # wrap, inline (see below)
+    lines += [f"_result.{name} = {value!r}" for name, value in WRAPPED_FIELDS
+              if name not in ("_requires_grad", "grad_fn")]
     if op.is_view:
         lines += [f"_mark_view(_result, {first})"]
     untracked = ["_result._requires_grad = False", "_result.grad_fn = None"]

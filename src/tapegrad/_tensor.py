@@ -469,6 +469,12 @@ def init_tensor(tensor: Tensor, array: np.ndarray) -> None:
     tensor._base = None
 
 
+# The slots wrap sets besides _data, with their values: generated code that makes tensors
+# inline (the engine's NumPy-rule applies) writes these out. A test keeps the two in step.
+WRAPPED_FIELDS = (("_requires_grad", False), ("grad_fn", None), ("_output_nr", 0),
+                  ("_grad", None), ("_version_counter", None), ("_base", None))
+
+
 def wrap(array: np.ndarray) -> Tensor:
     """Make a leaf tensor around an array without copying (the hot path's constructor)."""
     tensor = _new(Tensor)

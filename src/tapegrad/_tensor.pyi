@@ -13,6 +13,7 @@ from .autograd.graph import AccumulateGrad, RemovableHandle
 
 CPU: device
 NON_LEAF_GRAD_WARNING: str
+WRAPPED_FIELDS: tuple
 _LEGACY_NAMES: dict
 _new: Callable[..., Any]
 def _rebuild(array: np.ndarray, requires_grad: bool) -> Tensor: ...

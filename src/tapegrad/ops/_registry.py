@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from .. import _dispatch
 from .._backend import ignore_errors, restore_errors
-from .._tensor import Tensor, wrap
+from .._tensor import WRAPPED_FIELDS, Tensor
 from ..autograd.graph import FREED, Node
 from ._code_cache import generate as _generate
 
@@ -283,13 +283,17 @@ def _direct_apply(op: OpDef) -> Callable:
                 names.append(name)
             lines.append(f"            _out{index} = _array{index}({', '.join(names)})")
         lines += ["    finally:", "        _restore_errors(_token)"]
-        # A rule that passes the incoming gradient through returns its tensor, not a second
-        # wrapper of one array: the engine tells passed-on gradients by identity.
-        outputs = [f"None if _out{index} is None else _grad if _out{index} is _g else _wrap("
-                   f"_out{index} if type(_out{index}) is _ndarray else _asarray(_out{index}))"
-                   for index in range(len(arrays))]
-        lines.append(f"    return [{', '.join(outputs)}]")
-        namespace["_wrap"] = wrap
+        for index in range(len(arrays)):
+            # A rule that passes the incoming gradient through returns its tensor, not a
+            # second wrapper of one array: the engine tells passed-on gradients by identity.
+            # Others are wrapped here, as tapegrad._tensor.wrap does (without its call).
+            out = f"_out{index}"
+            lines += [f"    if {out} is _g:", f"        {out} = _grad",
+                      f"    elif {out} is not None:", f"        if type({out}) is not _ndarray:",
+                      f"            {out} = _asarray({out})", "        _wrapped = _new(_Tensor)",
+                      f"        _wrapped._data = {out}", *(f"        _wrapped.{name} = {value!r}"
+                      for name, value in WRAPPED_FIELDS), f"        {out} = _wrapped"]
+        lines.append(f"    return [{', '.join(f'_out{i}' for i in range(len(arrays)))}]")
     else:
         lines.append(f"    return [{', '.join(values)}]")
     return _generate(f"{op.node_name}.apply", "\n".join(lines) + "\n", namespace)
