@@ -227,14 +227,20 @@ def _power_made_here(value):
     return tapegrad.pow(value, 3)  # through the pow composite
 
 
+def _power_made_there(value):
+    return tapegrad.pow(value, 3)  # through the pow composite, elsewhere
+
+
 @pytest.mark.parametrize("maker, marker", [(_sine_made_here, "# first site"),
                                            (_sine_made_there, "# second site"),
-                                           (_power_made_here, "# through the pow composite")])
+                                           (_power_made_here, "# through the pow composite\n"),
+                                           (_power_made_there, "composite, elsewhere")])
 def test_each_node_names_its_own_line_when_an_op_is_called_from_several(maker, marker):
     """The fast paths remember their last caller: alternating callers still get their own
     lines, as do calls through a composite."""
     y = tapegrad.tensor(DATA, requires_grad=True) * 1
-    nodes = [_sine_made_here(y), _sine_made_there(y), _power_made_here(y), maker(y)]
+    nodes = [_sine_made_here(y), _sine_made_there(y), _power_made_here(y),
+             _power_made_there(y), _power_made_here(y), maker(y)]
     y.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation") as info:
         nodes[-1].sum().backward()

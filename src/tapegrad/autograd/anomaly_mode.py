@@ -97,21 +97,26 @@ def creation_site(frame: Any) -> int | None:
 
 
 def site_of(frame: Any, last_caller: list) -> int | None:
-    """creation_site for the caller ``frame`` of a generated fast path. A caller in user code
-    is remembered in ``last_caller`` (the op's own [code, id(code) << SITE_SHIFT]), so that
-    the op's next call from there costs one comparison; a tapegrad composite's caller (one
-    frame up) is looked up here, deeper or first-seen frames take creation_site's walk."""
+    """creation_site for the caller ``frame`` of a generated fast path, with the op's own
+    cache ``last_caller``: [user code, its id << SITE_SHIFT, tapegrad composite, user code
+    calling it, its id << SITE_SHIFT]. A call from user code is remembered so that the op's
+    next call from there costs one comparison (in the fast path); a call through a composite
+    (x.view, x.sum...) so that the next one costs two here. Deeper or first-seen frames take
+    creation_site's walk."""
     code = frame.f_code
+    caller = frame.f_back
+    if code is last_caller[2] and caller is not None and caller.f_code is last_caller[3]:
+        return last_caller[4] + caller.f_lasti
     entry = _INTERNAL.get(id(code))
     if entry is not None and not entry[1]:
         last_caller[0] = code
         last_caller[1] = id(code) << SITE_SHIFT
         return last_caller[1] + frame.f_lasti
-    if entry is not None and frame.f_back is not None:
-        caller = frame.f_back
-        entry = _INTERNAL.get(id(caller.f_code))
-        if entry is not None and not entry[1]:
-            return (id(caller.f_code) << SITE_SHIFT) + caller.f_lasti
+    if entry is not None and caller is not None:
+        caller_entry = _INTERNAL.get(id(caller.f_code))
+        if caller_entry is not None and not caller_entry[1]:
+            last_caller[2:] = code, caller.f_code, id(caller.f_code) << SITE_SHIFT
+            return last_caller[4] + caller.f_lasti
     return creation_site(frame)
 
 

@@ -343,7 +343,8 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     name = op.name + ("_" if inplace else "")
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace,
-                                 "_node_class": op.node_class, "_last_caller": [None, 0],
+                                 "_node_class": op.node_class,
+                                 "_last_caller": [None, 0, None, None, 0],  # site_of's cache
                                  **_dispatch.FAST_PATH_GLOBALS}
     function = _generate(name, lambda: _public_source(op, kinds, inputs, sequence, inplace, fast),
                          namespace, tuple(parameter.name for parameter in parameters), key)
