@@ -247,15 +247,16 @@ def _direct_apply(op: OpDef) -> Callable:
     if any(arrays):  # then every rule has its NumPy form (defop checks)
         lines += ["    if _grad_state.enabled or _modes.active or type(_grad) is not _Tensor:",
                   f"        return [{', '.join(values)}]", "    _g = _grad._data",
-                  "    _token = _ignore_errors()", "    try:"]
+                  "    _saved = self._saved", "    _token = _ignore_errors()", "    try:"]
         for index, parts in enumerate(arrays):
             if parts is None:
                 lines.append(f"        _out{index} = None")
                 continue
             rule, arguments = parts
             namespace[f"_array{index}"] = rule
+            # A one-input op's node exists only because its input needs grad: no check.
             lines += [f"        if _edges[{index}][0] is None:", f"            _out{index} = None",
-                      "        else:"]
+                      "        else:"] if len(arrays) > 1 else ["        if True:"]
             names = []
             for argument in arguments:
                 name = f"_v{len(names)}"
@@ -266,12 +267,14 @@ def _direct_apply(op: OpDef) -> Callable:
                     slot = argument[len("node.unpack_input("):-1]
                     # A plain tensor at the version saved is read as it is; anything else
                     # (freed, modified, packed by hooks, a subclass) goes through unpack_input.
-                    read = [f"{name} = self._saved[{slot}] if self._saved is not _FREED "
-                            "else None",
-                            f"if type({name}) not in _fast or ({name}._version_counter or "
-                            f"(0,))[0] != self._saved_versions[{slot}]:",
+                    read = [f"{name} = _saved[{slot}] if _saved is not _FREED else None",
+                            f"if type({name}) in _fast and ({name}._version_counter or "
+                            f"(0,))[0] == self._saved_versions[{slot}]:",
+                            f"    {name} = {name}._data",
+                            "else:",
                             f"    {name} = self.unpack_input({slot})",
-                            f"{name} = {name}._data if isinstance({name}, _Tensor) else {name}"]
+                            f"    {name} = {name}._data if isinstance({name}, _Tensor) else "
+                            f"{name}"]
                 elif argument == "node.unpack_result(0)":
                     read = [f"{name} = self._saved_result",
                             f"if type({name}) is tuple and type({name}[0]) is _ndarray:",
