@@ -3,6 +3,7 @@ values, dtypes, shapes, gradients and grad_fn names, and checked against finite 
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -195,3 +196,25 @@ def test_array_rules_equal_the_tapegrad_rules(name, index):
         for a, b in zip(plain, recorded):
             assert a.grad_fn is None and b.dtype == a.dtype
             np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-6, atol=1e-7)
+
+
+UFUNC_CASES = [(name, index) for name, index in CASES
+               if OPS[name].ufunc is not None and not OPS[name].samples[index].args
+               and not OPS[name].samples[index].kwargs]
+
+
+@pytest.mark.parametrize("name,index", UFUNC_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.bool_])
+def test_declared_ufunc_is_the_forward(name, index, dtype):
+    """An op's declared ufunc (which the fast path calls in place of its forward) computes
+    what the forward computes, for every dtype that could reach it."""
+    op = OPS[name]
+    arrays = make_arrays(op.samples[index], rng_for(name, index), np.float64)
+    arrays = [np.asarray(a).astype(dtype) if isinstance(a, np.ndarray) else a for a in arrays]
+    with np.errstate(all="ignore"):
+        by_ufunc = op.ufunc(*arrays)
+    defaults = [parameter.default for parameter in
+                list(inspect.signature(op.function).parameters.values())[len(arrays):]]
+    by_forward = op.forward(np, *arrays, *defaults)
+    assert np.asarray(by_forward).dtype == np.asarray(by_ufunc).dtype
+    np.testing.assert_array_equal(by_forward, by_ufunc)

@@ -34,6 +34,9 @@ try:  # NumPy 2 keeps its floating-point error state in a context variable: set 
         return _set(_ignore)
 
     restore_errors = _extobj_contextvar.reset
+    # For generated code: ``set_error_state(IGNORE_ALL)`` is ignore_errors without its frame.
+    set_error_state = _extobj_contextvar.set
+    IGNORE_ALL: Any = _IGNORE_ALL
 
 except ImportError:  # pragma: no cover - other NumPy versions
 
@@ -45,3 +48,8 @@ except ImportError:  # pragma: no cover - other NumPy versions
 
     def restore_errors(token: Any) -> None:
         numpy.seterr(**token)
+
+    def set_error_state(state: dict) -> Any:
+        return numpy.seterr(**state)
+
+    IGNORE_ALL = {"all": "ignore"}

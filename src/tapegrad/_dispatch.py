@@ -172,8 +172,10 @@ _NO_EDGE = (None, 0)
 
 
 def finish_record(node: Any, depth: int) -> None:
-    """The rare end of recording a node: saved-tensor hooks or inference-tensor checks, and
-    anomaly mode's stack (``depth``: frames between the caller and the op's user)."""
+    """The end of recording a node (the fast paths' rare end): saved-tensor hooks or
+    inference-tensor checks, and where the user made the node, named by errors in backward
+    (anomaly mode's whole stack; else one cheap frame, see creation_site). ``depth``: frames
+    between the caller and the op's user."""
     if MODES.record_check:
         _modes.check_record(node)
     if anomaly_mode.STATE.enabled:
@@ -181,7 +183,7 @@ def finish_record(node: Any, depth: int) -> None:
     else:
         try:
             node._trace = _creation_site(_getframe(depth + 1))
-        except ValueError:
+        except ValueError:  # a shallower stack: dispatch called directly from a module
             node._trace = _creation_site(_getframe(1))
 
 
@@ -328,15 +330,8 @@ def record(op: Any, inputs: tuple, params: tuple, results: tuple) -> None:
             # No grad_fn names the node that saved this output (indices, say): remember it, so
             # that an in-place write to the output is caught at backward, as PyTorch does.
             result.__dict__["_saved_by"] = weakref.ref(node)
-    if MODES.record_check:  # saved-tensor hooks, or inference tensors exist
-        _modes.check_record(node)
-    if anomaly_mode.STATE.enabled:
-        node._trace = anomaly_mode.creation_trace()
-    else:  # where the user made the node, named by errors in backward (cheap: see creation_site)
-        try:  # record <- dispatch <- generated function <- its caller (usually the user's line)
-            node._trace = _creation_site(_getframe(3))
-        except ValueError:  # a shallower stack: dispatch called directly from a module
-            node._trace = _creation_site(_getframe(1))
+    # Frames: record <- dispatch <- generated function <- its caller (usually the user's line).
+    finish_record(node, 3)
 
 
 def dispatch_inplace(op: Any, target: Tensor, inputs: tuple, params: tuple) -> Tensor:
@@ -430,6 +425,8 @@ FAST_PATH_GLOBALS = {
     "_getframe": _getframe, "_site_of": anomaly_mode.site_of,
     "_creation_site": _creation_site,
     "_broadcast_failure": broadcast_failure,
+    "_set_error_state": _backend.set_error_state, "_IGNORE_ALL": _backend.IGNORE_ALL,
+    "_restore_errors": _backend.restore_errors,
 }
 
 
@@ -464,16 +461,24 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
                       f"    _other = {second}",
                       f"    _grad = {first}._requires_grad"]
         lines += ["else:", f"    {fallback}"]
-        call = f"_op.forward(_xp, _data, _other{params})"
+        arrays = "_data, _other"
     else:
         lines += [f"_grad = {first}._requires_grad"]
-        call = f"_op.forward(_xp, _data{params})"
+        arrays = "_data"
     if promotion == FLOAT:
         lines += ["if _dtype.kind not in 'fc':", f"    {fallback}"]
     tensors = ", ".join(input_names)
-    lines += ["try:", f"    _out = {call}", "except ValueError as _error:",
-              f"    raise _broadcast_failure(_error, {tensors}) from None",
-              "if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
+    call = f"_op.forward(_xp, {arrays}{params})"
+    quiet = op.ufunc is not None and op.quiet
+    if op.ufunc is not None:  # the ufunc is the whole forward while the params are defaults
+        defaults = " and ".join(f"{name} is _default{index}"
+                                for index, name in enumerate(param_names))
+        call = f"_ufunc({arrays}) if {defaults} else {call}" if defaults else f"_ufunc({arrays})"
+    lines += ["_token = _set_error_state(_IGNORE_ALL)"] * quiet + [
+        "try:", f"    _out = {call}", "except ValueError as _error:",
+        f"    raise _broadcast_failure(_error, {tensors}) from None"]
+    lines += ["finally:", "    _restore_errors(_token)"] * quiet
+    lines += ["if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
     if promotion and promotion != COMPARE:
         lines += ["if _out.dtype is not _dtype and _out.dtype != _dtype:",
                   "    _out = _out.astype(_dtype)"]
@@ -500,12 +505,13 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
     first = input_names[0]
     lines = ["_node = _new(_node_class)"]
 
-    def edge(name: str, index: int, array: str, dtype: str) -> list[str]:
+    def edge(name: str, index: int, array: str, dtype: str, table: str = "_metas",
+             intern: str = "_intern_meta") -> list[str]:
         return [f"_function = {name}.grad_fn",
                 f"_edge{index} = ({name}._accumulator or {name}.grad_accumulator(), 0) "
                 f"if _function is None else (_function, {name}._output_nr)",
                 f"_key = ({array}.shape, {dtype})",
-                f"_meta{index} = _metas.get(_key) or _intern_meta(_key)"]
+                f"_meta{index} = {table}.get(_key) or {intern}(_key)"]
 
     def save(mask: int) -> list[str]:
         inputs, result = op.save_plan(mask)
@@ -536,13 +542,9 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
         block.append(f"_node._saved_result = {'(_out,)' if result else 'None'}")
         return block
 
-    if len(input_names) == 1:
-        lines += [f"_function = {first}.grad_fn",
-                  f"_node._edges = (({first}._accumulator or {first}.grad_accumulator(), 0) "
-                  f"if _function is None else (_function, {first}._output_nr),)",
-                  "_key = (_data.shape, _dtype)",
-                  "_node._input_meta = _single_metas.get(_key) or _intern_single_meta(_key)"]
-        lines += save(1)
+    if len(input_names) == 1:  # its metadata is a shared 1-tuple
+        lines += edge(first, 0, "_data", "_dtype", "_single_metas", "_intern_single_meta")
+        lines += ["_node._edges = (_edge0,)", "_node._input_meta = _meta0"] + save(1)
     else:
         second = input_names[1]
         lines += [f"if {first}._requires_grad:"]

@@ -87,6 +87,8 @@ class OpDef:
         self.kind = kind
         self.jvp = jvp
         self.array_params = False
+        self.ufunc: Any = None  # see defop
+        self.quiet = False
         self.array_grads: dict[str, Callable] = {}
         self.is_view = False
         self.wrap_outputs: Callable | None = None
@@ -336,8 +338,9 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
         and not op.array_params
     plans = tuple(op.save_plan(mask) for mask in range(1, 1 << inputs)) \
         if fast and op.node_class is not None else ()
+    ufunc = fast and op.ufunc is not None
     shape = (tuple(kinds), inputs, sequence, inplace, fast, op.promotion, op.is_view,
-             op.node_class is not None, plans)
+             op.node_class is not None, plans, ufunc, ufunc and op.quiet)
     key = _SOURCES.get(shape)
     if key is None:
         key = _SOURCES[shape] = (
@@ -349,6 +352,10 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
                                  "_node_class": op.node_class,
                                  "_last_caller": [None, 0, None, None, 0],  # site_of's cache
                                  **_dispatch.FAST_PATH_GLOBALS}
+    if ufunc:  # the params' defaults, by identity: the ufunc computes only with them
+        namespace["_ufunc"] = op.ufunc
+        for index, parameter in enumerate(parameters[inputs:]):
+            namespace[f"_default{index}"] = parameter.default
     function = _generate(name, lambda: _public_source(op, kinds, inputs, sequence, inplace, fast),
                          namespace, tuple(parameter.name for parameter in parameters), key)
     # Defaults live on the function object, not in the (shared) code.
@@ -426,6 +433,8 @@ def defop(
     kind: str | None = None,
     jvp: Callable | None = None,
     array_grads: dict[str, Callable] | None = None,
+    ufunc: Any = None,
+    quiet: bool = False,
 ) -> OpDef:
     """Declare a primitive.
 
@@ -438,6 +447,10 @@ def defop(
     ``array_grads`` may give, for hot ops, the same rules on NumPy arrays (one per input that
     has a rule, each reading no more than its rule reads) for a plain backward, where no graph
     of the gradient is kept: the node's generated apply then runs them directly.
+    ``ufunc`` may name the NumPy ufunc that, applied to the input arrays, is exactly what
+    ``forward`` computes while every param has its default (``quiet``: under ignored
+    floating-point errors, as the forward computes): the fast path then calls it without
+    the forward's Python frames. A test checks the two agree on the op's samples.
     """
     op_name = name or forward.__name__.rstrip("_")
     parameters = _parameters(forward)[1:]
@@ -455,6 +468,10 @@ def defop(
                tuple(differentiable_outputs) if differentiable_outputs is not None else None,
                samples, kind, jvp)
     op.array_params = array_params
+    if ufunc is not None and any(p.default is _EMPTY for p in parameters[inputs:]):
+        raise TypeError(f"{op_name}: a ufunc stands for the forward only when every param "
+                        "has a default")
+    op.ufunc, op.quiet = ufunc, quiet
     op.is_view = view
     op.array_grads = dict(array_grads or {})
     if node is not None:

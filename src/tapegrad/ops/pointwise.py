@@ -87,7 +87,7 @@ def add(xp, input, other, *, alpha=1):
 defop(add, node="AddBackward0", inputs=2, promote="promote", kind=E,
       grads={"input": lambda grad: grad,
              "other": lambda grad, alpha: grad if alpha == 1 else grad * alpha},
-      methods=("add", "__add__", "__radd__"), inplace="add_",
+      methods=("add", "__add__", "__radd__"), inplace="add_", ufunc=np.add,
       samples=samples.binary() + [Sample(((3, 4), (4,)), kwargs={"alpha": 2.5}),
                                   Sample(((3, 4), None), kwargs={"alpha": -2, "_scalar": 3})])
 
@@ -128,7 +128,7 @@ defop(mul, node="MulBackward0", inputs=2, promote="promote", kind=E,
              "other": lambda grad, input: grad * input},
       array_grads={"input": lambda grad, other: grad * other,
                    "other": lambda grad, input: grad * input},
-      methods=("mul", "__mul__", "__rmul__"), inplace="mul_",
+      methods=("mul", "__mul__", "__rmul__"), inplace="mul_", ufunc=np.multiply,
       samples=samples.binary())
 alias_of("mul", "multiply")
 
@@ -146,7 +146,8 @@ div_op = defop(_div, name="div", node="DivBackward0", inputs=2, promote="float",
                       "other": lambda grad, input, other: -grad * input / (other * other)},
                array_grads={"input": lambda grad, other: grad / other,
                             "other": lambda grad, input, other: -grad * input / (other * other)},
-               function=False, samples=samples.binary(domain=(0.5, 2.0)))
+               function=False, samples=samples.binary(domain=(0.5, 2.0)),
+               ufunc=np.true_divide, quiet=True)
 
 
 def _integer_trunc_divide(xp, input, other):
@@ -544,12 +545,14 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
                  domain: tuple[float, float] = (-2.0, 2.0), aliases: tuple = (),
                  doc: str = "", array_rule: Callable | None = None) -> Any:
     """Declare a unary op that computes in floating point (integers become the default float).
+    ``compute``: a NumPy ufunc, or ``f(xp, input)`` where the op is more than one ufunc.
     ``array_rule``: the same rule on arrays, for a plain backward (see defop's array_grads)."""
+    ufunc = compute if isinstance(compute, np.ufunc) else None
 
     def forward(xp, input):
-        token = ignore_errors()
+        token = ignore_errors()  # PyTorch never warns where NumPy would (sin(inf), log(0)...)
         try:
-            return compute(xp, input)
+            return ufunc(input) if ufunc is not None else compute(xp, input)
         finally:
             restore_errors(token)
 
@@ -557,7 +560,8 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
     forward.__doc__ = f"{doc}; see torch.{name}."
     op = defop(forward, name=name, node=node, promote="float", kind=E, grads={"input": rule},
                array_grads={"input": array_rule} if array_rule is not None else None,
-               methods=(name,), inplace=f"{name}_", samples=samples.unary(domain))
+               methods=(name,), inplace=f"{name}_", samples=samples.unary(domain),
+               ufunc=ufunc, quiet=True)
     for alias in aliases:
         alias_of(name, alias)
     return op
@@ -567,26 +571,26 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 
-_float_unary("exp", lambda xp, x: xp.exp(x), "ExpBackward0",
+_float_unary("exp", np.exp, "ExpBackward0",
              lambda grad, result: grad * result, doc="e ** input",
              array_rule=lambda grad, result: grad * result)
-_float_unary("exp2", lambda xp, x: xp.exp2(x), "Exp2Backward0",
+_float_unary("exp2", np.exp2, "Exp2Backward0",
              lambda grad, result: grad * result * LN2, doc="2 ** input")
-_float_unary("expm1", lambda xp, x: xp.expm1(x), "Expm1Backward0",
+_float_unary("expm1", np.expm1, "Expm1Backward0",
              lambda grad, result: grad * (result + 1), doc="e ** input - 1")
-_float_unary("log", lambda xp, x: xp.log(x), "LogBackward0",
+_float_unary("log", np.log, "LogBackward0",
              lambda grad, input: grad / input, domain=(0.5, 3.0), doc="Natural logarithm",
              array_rule=lambda grad, input: grad / input)
-_float_unary("log2", lambda xp, x: xp.log2(x), "Log2Backward0",
+_float_unary("log2", np.log2, "Log2Backward0",
              lambda grad, input: grad / (input * LN2), domain=(0.5, 3.0),
              doc="Base-2 logarithm")
-_float_unary("log10", lambda xp, x: xp.log10(x), "Log10Backward0",
+_float_unary("log10", np.log10, "Log10Backward0",
              lambda grad, input: grad / (input * LN10), domain=(0.5, 3.0),
              doc="Base-10 logarithm")
-_float_unary("log1p", lambda xp, x: xp.log1p(x), "Log1PBackward0",
+_float_unary("log1p", np.log1p, "Log1PBackward0",
              lambda grad, input: grad / (input + 1), domain=(-0.5, 2.0),
              doc="log(1 + input)")
-_float_unary("sqrt", lambda xp, x: xp.sqrt(x), "SqrtBackward0",
+_float_unary("sqrt", np.sqrt, "SqrtBackward0",
              lambda grad, result: grad / (2 * result), domain=(0.5, 3.0), doc="Square root",
              array_rule=lambda grad, result: grad / (2 * result))
 _float_unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), "RsqrtBackward0",
@@ -594,27 +598,27 @@ _float_unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), "RsqrtBackward0",
              doc="1 / sqrt(input)")
 
 # --- trigonometric and hyperbolic -----------------------------------------------------------
-_float_unary("sin", lambda xp, x: xp.sin(x), "SinBackward0",
+_float_unary("sin", np.sin, "SinBackward0",
              lambda grad, input: grad * input.cos(), doc="Sine",
              array_rule=lambda grad, input: grad * np.cos(input))
-_float_unary("cos", lambda xp, x: xp.cos(x), "CosBackward0",
+_float_unary("cos", np.cos, "CosBackward0",
              lambda grad, input: grad * -input.sin(), doc="Cosine",
              array_rule=lambda grad, input: grad * -np.sin(input))
-_float_unary("tan", lambda xp, x: xp.tan(x), "TanBackward0",
+_float_unary("tan", np.tan, "TanBackward0",
              lambda grad, result: grad * (1 + result * result), domain=(-1.2, 1.2),
              doc="Tangent")
-_float_unary("asin", lambda xp, x: xp.arcsin(x), "AsinBackward0",
+_float_unary("asin", np.arcsin, "AsinBackward0",
              lambda grad, input: grad / (1 - input * input).sqrt(), domain=(-0.9, 0.9),
              aliases=("arcsin",), doc="Inverse sine")
-_float_unary("acos", lambda xp, x: xp.arccos(x), "AcosBackward0",
+_float_unary("acos", np.arccos, "AcosBackward0",
              lambda grad, input: -grad / (1 - input * input).sqrt(), domain=(-0.9, 0.9),
              aliases=("arccos",), doc="Inverse cosine")
-_float_unary("atan", lambda xp, x: xp.arctan(x), "AtanBackward0",
+_float_unary("atan", np.arctan, "AtanBackward0",
              lambda grad, input: grad / (1 + input * input), aliases=("arctan",),
              doc="Inverse tangent")
-_float_unary("sinh", lambda xp, x: xp.sinh(x), "SinhBackward0",
+_float_unary("sinh", np.sinh, "SinhBackward0",
              lambda grad, input: grad * input.cosh(), doc="Hyperbolic sine")
-_float_unary("cosh", lambda xp, x: xp.cosh(x), "CoshBackward0",
+_float_unary("cosh", np.cosh, "CoshBackward0",
              lambda grad, input: grad * input.sinh(), doc="Hyperbolic cosine")
 # tanh and sigmoid backward are primitives of their own, as in PyTorch: one dispatch instead
 # of three per node, and double backward records PyTorch's node names.
@@ -644,17 +648,17 @@ sigmoid_backward_op = defop(
              Sample(((5,), ()), domain=(0.1, 0.9)), Sample(((3, 4), (5,)), error=True)])
 
 
-_float_unary("tanh", lambda xp, x: xp.tanh(x), "TanhBackward0",
+_float_unary("tanh", np.tanh, "TanhBackward0",
              lambda grad, result: tanh_backward_op.function(grad, result),
              doc="Hyperbolic tangent",
              array_rule=lambda grad, result: _tanh_backward(np, grad, result))
-_float_unary("asinh", lambda xp, x: xp.arcsinh(x), "AsinhBackward0",
+_float_unary("asinh", np.arcsinh, "AsinhBackward0",
              lambda grad, input: grad / (input * input + 1).sqrt(), aliases=("arcsinh",),
              doc="Inverse hyperbolic sine")
-_float_unary("acosh", lambda xp, x: xp.arccosh(x), "AcoshBackward0",
+_float_unary("acosh", np.arccosh, "AcoshBackward0",
              lambda grad, input: grad / ((input - 1) * (input + 1)).sqrt(), domain=(1.2, 3.0),
              aliases=("arccosh",), doc="Inverse hyperbolic cosine")
-_float_unary("atanh", lambda xp, x: xp.arctanh(x), "AtanhBackward0",
+_float_unary("atanh", np.arctanh, "AtanhBackward0",
              lambda grad, input: grad / (1 - input * input), domain=(-0.9, 0.9),
              aliases=("arctanh",), doc="Inverse hyperbolic tangent")
 
