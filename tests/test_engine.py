@@ -563,3 +563,45 @@ def test_wrapped_fields_name_every_slot_wrap_sets():
     assert {name for name, _ in WRAPPED_FIELDS} == slots
     for name, value in WRAPPED_FIELDS:
         assert getattr(tensor, name) == value
+
+
+def test_plain_backward_holds_numpy_errors_off_only_for_its_own_rules():
+    """tapegrad's rules never warn (PyTorch has no such warnings), even where the user asks
+    NumPy to raise; hooks and custom Functions run under the user's error state, and the
+    state is the user's again after backward, also when backward fails."""
+    seen = []
+
+    def record_state(name):
+        def hook(*args):
+            seen.append((name, np.geterr()["divide"]))
+        return hook
+
+    class Halve(tapegrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, value):
+            return value / 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            record_state("function")()
+            return grad / 2
+
+    x = tapegrad.tensor([0.0, 1.0], requires_grad=True)
+    x.register_hook(record_state("leaf hook"))
+    x.register_post_accumulate_grad_hook(record_state("post-accumulate hook"))
+    logs = x.log()
+    logs.grad_fn.register_hook(record_state("node hook"))
+    halves = Halve.apply(logs)  # a node without hooks
+    scaled = halves * 3
+    scaled.register_hook(record_state("tensor hook"))
+    with np.errstate(divide="raise"):
+        scaled.sum().backward()  # log's rule divides by zero
+        assert np.geterr()["divide"] == "raise"
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph"):
+            halves.sum().backward()
+        assert np.geterr()["divide"] == "raise"
+    assert set(seen) == {("tensor hook", "raise"), ("function", "raise"), ("node hook", "raise"),
+                         ("leaf hook", "raise"), ("post-accumulate hook", "raise")}
+    torch_x = torch.tensor([0.0, 1.0], requires_grad=True)
+    (torch_x.log() / 2 * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), torch_x.grad.numpy())

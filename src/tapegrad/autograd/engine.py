@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._backend import ignore_errors, restore_errors
 from . import anomaly_mode
 from .grad_mode import STATE
-from .graph import FREED, AccumulateGrad, Node, accumulate_into
+from .graph import BACKWARD_ERRORS, FREED, AccumulateGrad, Node, accumulate_into
 
 if TYPE_CHECKING:
     from .._tensor import Tensor
@@ -179,6 +180,10 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     # chain): the queue would hand it back at once, so it skips the queue.
     following = None
     plain = targets is None and accumulate  # every node runs
+    # A plain backward turns NumPy's floating-point warnings off (PyTorch has none) once for
+    # tapegrad's rules, not per node, and back on for user code (hooks, custom Functions).
+    quiet = not create_graph
+    errors = None  # the token of the ignored error state, while it is held
     try:
         while following is not None or ready:
             if following is None:
@@ -192,6 +197,9 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                         owned.pop(id(grad), None)
             run = plain or _runs(node, accumulate, target_nodes, leading)
             hooked = node._hooked  # one flag for the four kinds of hooks a node can carry
+            if quiet and (not hooked and node._own_rules and not anomaly.enabled) is (
+                    errors is None):
+                errors = _switch_errors(errors)
             if hooked and (node._tensor_prehooks is not None
                            or node._retain_grad_hooks is not None):
                 node.run_tensor_prehooks(grads)
@@ -253,7 +261,20 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                         tie += 1
     finally:
         STATE.enabled = previous_mode
+        if errors is not None:
+            _switch_errors(errors)
     return captured
+
+
+def _switch_errors(token: Any) -> Any:
+    """Turn NumPy's floating-point errors off (``token`` None; returns the new token), or
+    back to the user's state (returns None)."""
+    if token is None:
+        BACKWARD_ERRORS.ignored = True
+        return ignore_errors()
+    restore_errors(token)
+    BACKWARD_ERRORS.ignored = False
+    return None
 
 
 def _runs(node: Node, accumulate: bool, target_nodes: set, leading: set | None) -> bool:

@@ -49,6 +49,19 @@ class _Freed:
 
 FREED = _Freed()
 
+
+class _BackwardErrors:
+    """``ignored``: whether a running backward holds NumPy's floating-point errors off for
+    tapegrad's own rules (engine.execute), so that a node's NumPy rules need not."""
+
+    __slots__ = ("ignored",)
+
+    def __init__(self) -> None:
+        self.ignored = False
+
+
+BACKWARD_ERRORS = _BackwardErrors()
+
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you "
@@ -102,6 +115,9 @@ class Node:
     _hooks: dict | None = None
     _prehooks: dict | None = None
     _hooked = False  # set once any of the four hook dicts is: the engine checks only this
+    # Whether apply runs only tapegrad's rules (no user code): the engine may then run it with
+    # NumPy's floating-point errors already off (see BACKWARD_ERRORS).
+    _own_rules = False
     _tensor_prehooks: dict | None = None
     _retain_grad_hooks: dict | None = None
     _output_meta: tuple | None = None
@@ -236,6 +252,11 @@ class AccumulateGrad(Node):
     def apply(self, grad_outputs: list) -> list:
         accumulate_into(self.variable, grad_outputs[0])
         return []
+
+    @property
+    def _own_rules(self) -> bool:  # type: ignore[override]
+        """No hooks on the leaf: they would be user code."""
+        return not (self.variable._hooks or self.variable._post_accumulate_hooks)
 
 
 def accumulate_into(variable: Tensor, grad: Tensor | None, owned: bool = False) -> None:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from .. import _dispatch
 from .._backend import ignore_errors, restore_errors
 from .._tensor import WRAPPED_FIELDS, Tensor
-from ..autograd.graph import FREED, Node
+from ..autograd.graph import BACKWARD_ERRORS, FREED, Node
 from ._code_cache import generate as _generate
 
 # name -> callable, filled at import; tapegrad/__init__ and Tensor read them.
@@ -31,6 +31,7 @@ class OpNode(Node):
 
     __slots__ = ()
     _op: OpDef
+    _own_rules = True  # see Node: the engine may hold NumPy's errors off around apply
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -236,7 +237,8 @@ def _direct_apply(op: OpDef) -> Callable:
     values = []
     namespace: dict[str, Any] = {"_FREED": FREED, **_dispatch.FAST_PATH_GLOBALS,
                                  "_ignore_errors": ignore_errors,
-                                 "_restore_errors": restore_errors}
+                                 "_restore_errors": restore_errors,
+                                 "_backward_errors": BACKWARD_ERRORS}
     for index, caller in enumerate(op.rule_callers):
         if caller is None:
             values.append("None")
@@ -249,7 +251,10 @@ def _direct_apply(op: OpDef) -> Callable:
     if any(arrays):  # then every rule has its NumPy form (defop checks)
         lines += ["    if _grad_state.enabled or _modes.active or type(_grad) is not _Tensor:",
                   f"        return [{', '.join(values)}]", "    _g = _grad._data",
-                  "    _saved = self._saved", "    _token = _ignore_errors()", "    try:"]
+                  "    _saved = self._saved",
+                  # Errors off, unless the engine already holds them off for this backward.
+                  "    _token = None if _backward_errors.ignored else _ignore_errors()",
+                  "    try:"]
         for index, parts in enumerate(arrays):
             if parts is None:
                 lines.append(f"        _out{index} = None")
@@ -287,7 +292,8 @@ def _direct_apply(op: OpDef) -> Callable:
                 lines += ["            " + line for line in read]
                 names.append(name)
             lines.append(f"            _out{index} = _array{index}({', '.join(names)})")
-        lines += ["    finally:", "        _restore_errors(_token)"]
+        lines += ["    finally:", "        if _token is not None:",
+                  "            _restore_errors(_token)"]
         for index in range(len(arrays)):
             # A rule that passes the incoming gradient through returns its tensor, not a
             # second wrapper of one array: the engine tells passed-on gradients by identity.
