@@ -218,3 +218,75 @@ def test_declared_ufunc_is_the_forward(name, index, dtype):
     by_forward = op.forward(np, *arrays, *defaults)
     assert np.asarray(by_forward).dtype == np.asarray(by_ufunc).dtype
     np.testing.assert_array_equal(by_forward, by_ufunc)
+
+
+def _generated_fast_path(op) -> bool:
+    """Whether the registry wrote the op's common case into its function (see _registry)."""
+    return op.num_outputs == 1 and len(op.input_names) <= 3 and not op.array_params \
+        and op.function is not None and "_dispatch" in op.function.__code__.co_names \
+        and "_fast" in op.function.__code__.co_names
+
+
+def _calls_the_function(name: str, index: int) -> bool:
+    """Whether the sample's args are a call of the op's own function (some describe the
+    op_db call around it instead)."""
+    op, sample = OPS[name], OPS[name].samples[index]
+    kwargs = {k: v for k, v in sample.kwargs.items() if not k.startswith("_")}
+    try:
+        inspect.signature(op.function).bind(*op.input_names, *sample.args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
+FAST_PATH_CASES = [(name, index) for name, index in CASES
+                   if _generated_fast_path(OPS[name]) and _calls_the_function(name, index)]
+
+
+@pytest.mark.parametrize("name,index", FAST_PATH_CASES)
+@pytest.mark.parametrize("grad_inputs", ["all", "first", "last"])
+def test_fast_path_records_what_dispatch_records(name, index, grad_inputs):
+    """An op's generated function (the common case written out) gives the value, dtype and
+    node that dispatch and record (the reference) give: the same edges, input metadata,
+    params and saved values, for different inputs needing grad."""
+    from tapegrad import _dispatch
+
+    op = OPS[name]
+    sample = op.samples[index]
+    arrays = make_arrays(sample, rng_for(name, index), np.float64)
+    inputs = to_lib(arrays, tapegrad, False)
+    tensors = [i for i, value in enumerate(inputs) if isinstance(value, tapegrad.Tensor)]
+    chosen = {"all": tensors, "first": tensors[:1], "last": tensors[-1:]}[grad_inputs]
+    for position in chosen:
+        if inputs[position].is_floating_point():
+            inputs[position] = inputs[position].requires_grad_()
+    first_shape = sample.shapes[0] if sample.shapes and sample.shapes[0] is not None else ()
+    state: dict = {"dtype": np.float64}
+    args = [convert_arg(a, tapegrad, first_shape, state) for a in sample.args]
+    kwargs = {k: convert_arg(v, tapegrad, first_shape, state) for k, v in sample.kwargs.items()
+              if not k.startswith("_")}
+    bound = inspect.signature(op.function).bind(*inputs[:len(op.input_names)], *args, **kwargs)
+    bound.apply_defaults()
+    values = list(bound.arguments.values())
+    count = len(op.input_names)
+    try:
+        reference = _dispatch.dispatch(op, tuple(values[:count]), tuple(values[count:]))
+    except Exception as error:  # inputs the op refuses (op_db prepares them for torch)
+        with pytest.raises(type(error)):
+            op.function(*bound.args, **bound.kwargs)
+        return
+    fast = op.function(*bound.args, **bound.kwargs)
+    assert fast.dtype == reference.dtype and fast.shape == reference.shape
+    np.testing.assert_array_equal(as_numpy(fast), as_numpy(reference))
+    assert fast.requires_grad == reference.requires_grad
+    if reference.grad_fn is None:
+        assert fast.grad_fn is None
+        return
+    ours, theirs = fast.grad_fn, reference.grad_fn
+    assert type(ours) is type(theirs)
+    assert ours._edges == theirs._edges and ours._input_meta == theirs._input_meta
+    assert ours._params == theirs._params
+    assert [value is None for value in ours._saved] == [value is None for value in theirs._saved]
+    assert all(a is b for a, b in zip(ours._saved, theirs._saved))
+    assert list(ours._saved_versions) == list(theirs._saved_versions)
+    assert (ours._saved_result is None) == (theirs._saved_result is None)

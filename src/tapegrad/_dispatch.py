@@ -432,9 +432,10 @@ FAST_PATH_GLOBALS = {
 
 def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text: str,
                       params_text: str) -> str:
-    """The body of a one- or two-input op's function: dispatch's common case written out
-    for this op (its promotion, view and node known now), deferring the rest to dispatch.
-    Locals start with an underscore so that no parameter name of an op can shadow them.
+    """The body of a function of an op of one to three inputs: dispatch's common case
+    written out for this op (its promotion, view and node known now), deferring the rest to
+    dispatch. Locals start with an underscore so that no parameter name of an op can shadow
+    them; input ``k`` > 0 has the array ``_array<k>`` (or its number) and type ``_kind<k>``.
 
     This is the hot path of every arithmetic operator, so per-call work that can be decided
     here is decided here.
@@ -444,27 +445,21 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
     fallback = f"return _dispatch(_op, {inputs_text}, {params_text})"
     params = "".join(f", {name}" for name in param_names)
     lines = [f"if _modes.active or type({first}) not in _fast:", f"    {fallback}",
-             f"_data = {first}._data", "_dtype = _data.dtype"]
-    if len(input_names) == 2:
-        second = input_names[1]
-        lines += [f"_kind = type({second})", "if _kind in _fast:",
-                  f"    _other = {second}._data"]
+             f"_data = {first}._data", "_dtype = _data.dtype", f"_grad = {first}._requires_grad"]
+    for index, name in enumerate(input_names[1:], 1):
+        kind, array = f"_kind{index}", f"_array{index}"
+        lines += [f"{kind} = type({name})", f"if {kind} in _fast:", f"    {array} = {name}._data"]
         if promotion:
             # Arrays of one dtype nearly always share the dtype object: `is` first.
-            lines += ["    if _other.dtype is not _dtype and _other.dtype != _dtype:",
+            lines += [f"    if {array}.dtype is not _dtype and {array}.dtype != _dtype:",
                       f"        {fallback}"]
-        lines += [f"    _grad = {first}._requires_grad or {second}._requires_grad"]
+        lines += [f"    _grad = _grad or {name}._requires_grad"]
         if promotion:
             # A Python number keeps the tensor's dtype when it is of the same kind or lower.
-            lines += ["elif _kind is float and _dtype.kind in 'fc' or _kind is int and "
-                      "_dtype.kind in 'iufc':",
-                      f"    _other = {second}",
-                      f"    _grad = {first}._requires_grad"]
+            lines += [f"elif {kind} is float and _dtype.kind in 'fc' or {kind} is int and "
+                      "_dtype.kind in 'iufc':", f"    {array} = {name}"]
         lines += ["else:", f"    {fallback}"]
-        arrays = "_data, _other"
-    else:
-        lines += [f"_grad = {first}._requires_grad"]
-        arrays = "_data"
+    arrays = ", ".join(["_data"] + [f"_array{index}" for index in range(1, len(input_names))])
     if promotion == FLOAT:
         lines += ["if _dtype.kind not in 'fc':", f"    {fallback}"]
     tensors = ", ".join(input_names)
@@ -499,9 +494,9 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
 
 
 def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
-    """The lines that record the node of a one- or two-input op (dispatch.record's work, for
-    this op): the edges and metadata of the inputs that need grad, and what the op's rules
-    read, decided here for each combination of inputs needing grad."""
+    """The lines that record the node of an op of one to three inputs (dispatch.record's
+    work, for this op): the edges and metadata of the inputs that need grad, and what the
+    op's rules read, decided here for each combination of inputs needing grad."""
     first = input_names[0]
     lines = ["_node = _new(_node_class)"]
 
@@ -523,8 +518,8 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
                 name = input_names[index]
                 body = [f"_counter = {name}._version_counter",
                         f"_version{index} = 0 if _counter is None else _counter[0]"]
-                if index == 1:  # the second input may be a number, saved as it is
-                    block += ["_version1 = None", "if _kind in _fast:"]
+                if index:  # a later input may be a number, saved as it is
+                    block += [f"_version{index} = None", f"if _kind{index} in _fast:"]
                     block += ["    " + line for line in body]
                 else:
                     block += body
@@ -546,17 +541,23 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
         lines += edge(first, 0, "_data", "_dtype", "_single_metas", "_intern_single_meta")
         lines += ["_node._edges = (_edge0,)", "_node._input_meta = _meta0"] + save(1)
     else:
-        second = input_names[1]
-        lines += [f"if {first}._requires_grad:"]
-        lines += ["    " + line for line in edge(first, 0, "_data", "_dtype")]
-        lines += ["    _mask = 1", "else:", "    _edge0 = _NO_EDGE", "    _meta0 = None",
-                  "    _mask = 0", f"if _kind in _fast and {second}._requires_grad:"]
-        lines += ["    " + line for line in edge(second, 1, "_other", "_other.dtype")]
-        lines += ["    _mask |= 2", "else:", "    _edge1 = _NO_EDGE", "    _meta1 = None",
-                  "_node._edges = (_edge0, _edge1)", "_node._input_meta = (_meta0, _meta1)"]
-        for mask, keyword in ((1, "if"), (2, "elif"), (3, "else")):
-            lines += [f"{keyword} _mask == {mask}:" if mask != 3 else "else:"]
-            lines += ["    " + line for line in save(mask)]
+        for index, name in enumerate(input_names):
+            needs_grad = f"_kind{index} in _fast and {name}._requires_grad" if index else \
+                f"{name}._requires_grad"
+            array, dtype = ("_data", "_dtype") if index == 0 else \
+                (f"_array{index}", f"_array{index}.dtype")
+            lines += [f"if {needs_grad}:"] + ["    " + line for line in
+                                              edge(name, index, array, dtype)]
+            lines += [f"    _mask {'|=' if index else '='} {1 << index}", "else:",
+                      f"    _edge{index} = _NO_EDGE", f"    _meta{index} = None"]
+            lines += [] if index else ["    _mask = 0"]
+        numbers = range(len(input_names))
+        lines += [f"_node._edges = ({', '.join(f'_edge{index}' for index in numbers)})",
+                  f"_node._input_meta = ({', '.join(f'_meta{index}' for index in numbers)})"]
+        last = (1 << len(input_names)) - 1
+        for mask in range(1, last + 1):
+            test = "else:" if mask == last else f"{'el' * (mask > 1)}if _mask == {mask}:"
+            lines += [test] + ["    " + line for line in save(mask)]
     lines += ["_node._sequence_nr = _next_sequence_nr()", f"_node._params = {params_text}",
               "_result.grad_fn = _node", "_result._requires_grad = True",
               # Saved-tensor hooks, inference tensors or anomaly mode: the general tail.

@@ -340,7 +340,7 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
                 keyword_defaults[parameter.name] = parameter.default
         elif parameter.default is not _EMPTY:
             positional_defaults.append(parameter.default)
-    fast = not inplace and not sequence and op.num_outputs == 1 and inputs in (1, 2) \
+    fast = not inplace and not sequence and op.num_outputs == 1 and inputs in (1, 2, 3) \
         and not op.array_params
     plans = tuple(op.save_plan(mask) for mask in range(1, 1 << inputs)) \
         if fast and op.node_class is not None else ()
