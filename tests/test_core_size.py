@@ -10,10 +10,13 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / "tapegrad"
 # must stay small enough to read in one sitting. This is about clarity, not golf: never squeeze
 # lines to fit; growing the core needs a reason, and raising a budget is a reviewed decision.
 # Budgets are about 1.3x the counts when they were set (dispatch 386, engine 240, graph 247,
-# registry 370 non-blank, non-comment lines).
+# registry 370 non-blank, non-comment lines). Raised once since, by ten lines each, for
+# dispatch and engine (stop 15): measured hot-path work (the engine's gradient handoff along
+# chains, set lookups before attribute reads in the fast paths), 3.5% fewer instructions per
+# op in the W1 benchmark's forward and backward.
 BUDGETS = {
-    "dispatch": ("_dispatch.py", 500),
-    "engine": ("autograd/engine.py", 310),
+    "dispatch": ("_dispatch.py", 510),
+    "engine": ("autograd/engine.py", 320),
     "graph": ("autograd/graph.py", 320),
     "registry": ("ops/_registry.py", 480),
 }

@@ -427,6 +427,10 @@ FAST_PATH_GLOBALS = {
     "_broadcast_failure": broadcast_failure,
     "_set_error_state": _backend.set_error_state, "_IGNORE_ALL": _backend.IGNORE_ALL,
     "_restore_errors": _backend.restore_errors,
+    # Dtypes by membership (a set lookup, not a read of .kind and a string search); a dtype
+    # outside them (non-native byte order, say) takes dispatch, which handles every dtype.
+    "_inexact": frozenset(map(np.dtype, "efdFD")),
+    "_numeric": frozenset(map(np.dtype, "bBhHiIlLqQefdFD")),
 }
 
 
@@ -444,11 +448,14 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
     first = input_names[0]
     fallback = f"return _dispatch(_op, {inputs_text}, {params_text})"
     params = "".join(f", {name}" for name in param_names)
-    lines = [f"if _modes.active or type({first}) not in _fast:", f"    {fallback}",
+    # `is _Tensor` first: a plain tensor skips the set lookup of the types in FAST_TYPES.
+    lines = [f"if _modes.active or type({first}) is not _Tensor and type({first}) not in _fast:",
+             f"    {fallback}",
              f"_data = {first}._data", "_dtype = _data.dtype", f"_grad = {first}._requires_grad"]
     for index, name in enumerate(input_names[1:], 1):
         kind, array = f"_kind{index}", f"_array{index}"
-        lines += [f"{kind} = type({name})", f"if {kind} in _fast:", f"    {array} = {name}._data"]
+        lines += [f"{kind} = type({name})", f"if {kind} is _Tensor or {kind} in _fast:",
+                  f"    {array} = {name}._data"]
         if promotion:
             # Arrays of one dtype nearly always share the dtype object: `is` first.
             lines += [f"    if {array}.dtype is not _dtype and {array}.dtype != _dtype:",
@@ -456,12 +463,12 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
         lines += [f"    _grad = _grad or {name}._requires_grad"]
         if promotion:
             # A Python number keeps the tensor's dtype when it is of the same kind or lower.
-            lines += [f"elif {kind} is float and _dtype.kind in 'fc' or {kind} is int and "
-                      "_dtype.kind in 'iufc':", f"    {array} = {name}"]
+            lines += [f"elif {kind} is float and _dtype in _inexact or {kind} is int and "
+                      "_dtype in _numeric:", f"    {array} = {name}"]
         lines += ["else:", f"    {fallback}"]
     arrays = ", ".join(["_data"] + [f"_array{index}" for index in range(1, len(input_names))])
     if promotion == FLOAT:
-        lines += ["if _dtype.kind not in 'fc':", f"    {fallback}"]
+        lines += ["if _dtype not in _inexact:", f"    {fallback}"]
     tensors = ", ".join(input_names)
     call = f"_op.forward(_xp, {arrays}{params})"
     quiet = op.ufunc is not None and op.quiet
@@ -519,7 +526,8 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
                 body = [f"_counter = {name}._version_counter",
                         f"_version{index} = 0 if _counter is None else _counter[0]"]
                 if index:  # a later input may be a number, saved as it is
-                    block += [f"_version{index} = None", f"if _kind{index} in _fast:"]
+                    block += [f"_version{index} = None",
+                              f"if _kind{index} is _Tensor or _kind{index} in _fast:"]
                     block += ["    " + line for line in body]
                 else:
                     block += body
@@ -542,8 +550,8 @@ def inline_record(op: Any, input_names: list, params_text: str) -> list[str]:
         lines += ["_node._edges = (_edge0,)", "_node._input_meta = _meta0"] + save(1)
     else:
         for index, name in enumerate(input_names):
-            needs_grad = f"_kind{index} in _fast and {name}._requires_grad" if index else \
-                f"{name}._requires_grad"
+            tensor = f"(_kind{index} is _Tensor or _kind{index} in _fast) and " if index else ""
+            needs_grad = f"{tensor}{name}._requires_grad"
             array, dtype = ("_data", "_dtype") if index == 0 else \
                 (f"_array{index}", f"_array{index}.dtype")
             lines += [f"if {needs_grad}:"] + ["    " + line for line in

@@ -177,8 +177,9 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     previous_mode = STATE.enabled
     STATE.enabled = create_graph
     # The next node, when a node readied exactly one child while the queue was empty (a
-    # chain): the queue would hand it back at once, so it skips the queue.
-    following = None
+    # chain): the queue would hand it back at once, so it skips the queue; when its only
+    # gradient came from that node, the gradient skips the buffers too (following_grads).
+    following = following_grads = None
     plain = targets is None and accumulate  # every node runs
     # A plain backward turns NumPy's floating-point warnings off (PyTorch has none) once for
     # tapegrad's rules, not per node, and back on for user code (hooks, custom Functions).
@@ -188,9 +189,10 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
         while following is not None or ready:
             if following is None:
                 node = pop(ready)[2]
+                grads = take(node, None) or []
             else:
                 node, following = following, None
-            grads = take(node, None) or []
+                grads, following_grads = following_grads or take(node, None) or [], None
             if owned:  # once handed to its node, a sum may be passed on: no more in-place adds
                 for grad in grads:
                     if grad is not None:
@@ -231,6 +233,8 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
             for (child, output_nr), grad, meta in zip(edges, outputs, node._input_meta):
                 if child is None:
                     continue
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
                 if grad is not None:
                     if type(child) is AccumulateGrad and not create_graph and \
                             _passed_on(grad, grads, outputs):
@@ -243,17 +247,20 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                             grad = _fit_gradient(node, (edges, outputs, child, output_nr),
                                                  grad, meta)
                     if output_nr == 0 and child not in buffers:
+                        if remaining == 0 and following is None and not ready and targets is None:
+                            following, following_grads = child, [grad]
+                            continue
                         buffers[child] = [grad]
                     else:
                         _deposit(buffers, child, output_nr, grad, create_graph, owned)
-                remaining = dependencies[child] - 1
-                dependencies[child] = remaining
                 if remaining == 0 and (targets is None or child in leading
                                        or child in target_nodes):
                     if following is None and not ready:
                         following = child
                     else:
                         if following is not None:
+                            if following_grads is not None:
+                                buffers[following], following_grads = following_grads, None
                             push(ready, (-following._sequence_nr, tie, following))
                             tie += 1
                             following = None

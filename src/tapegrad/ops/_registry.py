@@ -275,7 +275,8 @@ def _direct_apply(op: OpDef) -> Callable:
                     # A plain tensor at the version saved is read as it is; anything else
                     # (freed, modified, packed by hooks, a subclass) goes through unpack_input.
                     read = [f"{name} = _saved[{slot}] if _saved is not _FREED else None",
-                            f"if type({name}) in _fast and ({name}._version_counter or "
+                            f"if (type({name}) is _Tensor or type({name}) in _fast) and "
+                            f"({name}._version_counter or "
                             f"(0,))[0] == self._saved_versions[{slot}]:",
                             f"    {name} = {name}._data",
                             "else:",
