@@ -33,15 +33,22 @@ def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
     stack = list(roots)
     pop, push = stack.pop, stack.append
     while stack:
-        for child, _ in pop()._edges:
-            if child is not None:
-                edges_so_far = count(child)
-                if edges_so_far is None:  # first edge to it: walk it (unless it is a root)
-                    dependencies[child] = 1
-                    if child not in roots:
-                        push(child)
-                else:
-                    dependencies[child] = edges_so_far + 1
+        node = pop()
+        while node is not None:  # a node's first new child is walked next, without the stack
+            following = None
+            for child, _ in node._edges:
+                if child is not None:
+                    edges_so_far = count(child)
+                    if edges_so_far is None:  # first edge to it: walk it (unless it is a root)
+                        dependencies[child] = 1
+                        if child not in roots:
+                            if following is None:
+                                following = child
+                            else:
+                                push(child)
+                    else:
+                        dependencies[child] = edges_so_far + 1
+            node = following
     return dependencies
 
 
