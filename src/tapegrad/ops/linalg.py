@@ -182,7 +182,13 @@ def addmm(xp, input, mat1, mat2, *, beta=1, alpha=1):
     # beta == 0 ignores input entirely (nan and inf in it do not propagate), as PyTorch.
     if beta == 0:
         return product
-    return product + (input if beta == 1 else input * beta)
+    addend = input if beta == 1 else input * beta
+    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
+        # The product is a fresh array: add into it rather than allocate the sum (the
+        # shapes broadcast to the product's, or NumPy raises as for the sum).
+        product += addend
+        return product
+    return product + addend
 
 
 def _scaled(grad, factor):
@@ -217,7 +223,13 @@ def addmv(xp, input, mat, vec, *, beta=1, alpha=1):
         product = product * alpha
     if beta == 0:
         return product
-    return product + (input if beta == 1 else input * beta)
+    addend = input if beta == 1 else input * beta
+    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
+        # The product is a fresh array: add into it rather than allocate the sum (the
+        # shapes broadcast to the product's, or NumPy raises as for the sum).
+        product += addend
+        return product
+    return product + addend
 
 
 defop(addmv, node="AddmvBackward0", inputs=3, methods=("addmv",), inplace="addmv_",
@@ -236,7 +248,13 @@ def baddbmm(xp, input, batch1, batch2, *, beta=1, alpha=1):
         product = product * alpha
     if beta == 0:
         return product
-    return product + (input if beta == 1 else input * beta)
+    addend = input if beta == 1 else input * beta
+    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
+        # The product is a fresh array: add into it rather than allocate the sum (the
+        # shapes broadcast to the product's, or NumPy raises as for the sum).
+        product += addend
+        return product
+    return product + addend
 
 
 defop(baddbmm, node="BaddbmmBackward0", inputs=3, methods=("baddbmm",),
