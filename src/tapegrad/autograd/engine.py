@@ -102,7 +102,7 @@ def _fit_gradient(node: Node, where: int | tuple, grad: Tensor, meta: tuple) -> 
 
             grad = sum_to_size(grad, shape)
         else:
-            grad = _wrap(_summed_to(grad._data, shape))
+            grad = _wrap(summed_to(grad._data, shape))
     if grad._data.dtype != dtype:
         from .._dtype import FROM_NUMPY
 
@@ -116,8 +116,8 @@ def _position(edges: tuple, outputs: list, child: Node, output_nr: int, grad: Te
                 if target is child and number == output_nr and value is grad)
 
 
-def _summed_to(array: Any, shape: tuple) -> Any:
-    """``array`` summed over the dims broadcasting added to ``shape`` (plain backward)."""
+def summed_to(array: Any, shape: tuple) -> Any:
+    """``array`` summed over the dims broadcasting added to ``shape`` (NumPy rules too)."""
     if array.shape[1:] == shape:  # a bias: one leading dim added
         total = array.sum(0)
         return total if type(total) is _ndarray else _asarray(total)

@@ -66,6 +66,8 @@ select_op = defop(
     _select, name="select", node="SelectBackward0", kind="linear", view=True, function=False,
     grads={"input": lambda grad, input_shape, dim, index: select_backward_op.function(
         grad, input_shape, dim, index)},
+    array_grads={"input": lambda grad, input_shape, dim, index: _select_backward(
+        np, grad, input_shape, dim, index)},
     samples=[samples.Sample(((3, 4),), args=(1, 2)), samples.Sample(((3, 4),), args=(0, -1)),
              samples.Sample(((3, 4),), args=(1, 7), error=True),  # index out of range
              samples.Sample(((3, 4),), args=(0, -4), error=True),
@@ -94,6 +96,8 @@ slice_op = defop(
     _slice, name="slice", node="SliceBackward0", kind="linear", view=True, function=False,
     grads={"input": lambda grad, input_shape, dim, start, stop, step: slice_backward_op.function(
         grad, input_shape, dim, start, stop, step)},
+    array_grads={"input": lambda grad, input_shape, dim, start, stop, step: _slice_backward(
+        np, grad, input_shape, dim, start, stop, step)},
     samples=[samples.Sample(((5, 4),), args=(0, 1, 4, 2)),
              samples.Sample(((3, 4),), args=(1, -3, None, 1)),
              samples.Sample(((5, 4),), args=(0, 1, 4, 0), error=True),  # step 0

@@ -144,6 +144,8 @@ def mv(xp, input, vec):
 defop(mv, node="MvBackward0", inputs=2, kind=B, methods=("mv",),
       grads={"input": lambda grad, vec: grad.unsqueeze(1) * vec,
              "vec": lambda grad, input: input.t().mv(grad)},
+      array_grads={"input": lambda grad, vec: grad[:, None] * vec,
+                   "vec": lambda grad, input: input.T @ grad},
       samples=[Sample(((3, 4), (4,))),
              Sample(((3, 4), (5,)), error=True)])
 

@@ -100,9 +100,11 @@ def sub(xp, input, other, *, alpha=1):
     return xp.subtract(input, other if alpha == 1 else xp.multiply(other, alpha))
 
 
-defop(sub, node="SubBackward0", inputs=2, promote="promote", kind=E,
-      grads={"input": lambda grad: grad,
-             "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha},
+# The same formulas serve tensors (create_graph) and arrays (a plain backward's NumPy rules).
+_SUB_RULES = {"input": lambda grad: grad,
+              "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha}
+defop(sub, node="SubBackward0", inputs=2, promote="promote", kind=E, grads=_SUB_RULES,
+      array_grads=_SUB_RULES,
       methods=("sub", "__sub__"), inplace="sub_",
       samples=samples.binary() + [Sample(((3, 4), (3, 1)), kwargs={"alpha": 0.5})])
 alias_of("sub", "subtract")
@@ -352,6 +354,7 @@ def neg(xp, input):
 
 
 defop(neg, node="NegBackward0", promote="promote", kind=E, grads={"input": lambda grad: -grad},
+      array_grads={"input": lambda grad: -grad},
       methods=("neg", "__neg__"), inplace="neg_", samples=samples.unary())
 alias_of("neg", "negative")
 

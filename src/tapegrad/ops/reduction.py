@@ -7,6 +7,8 @@ import builtins
 import collections
 from collections.abc import Sequence
 
+import numpy as np
+
 from .._backend import quiet
 from .._tensor import Tensor, normalize_dim
 from ..autograd.engine import is_expandable_to
@@ -42,6 +44,13 @@ def expand_reduced(grad, input_shape: tuple, dim, keepdim: bool):
     return grad.expand(input_shape)
 
 
+def expand_reduced_array(grad, input_shape: tuple, dim, keepdim: bool):
+    """expand_reduced on arrays (the NumPy rules of a plain backward): a broadcast view."""
+    if not keepdim and dim is not None and len(input_shape):
+        grad = np.expand_dims(grad, reduced_dims(dim, len(input_shape)))
+    return np.broadcast_to(grad, input_shape)
+
+
 def _sum_all(xp, input, *, dtype=None):
     # add.reduce is what np.sum runs, without its Python-level wrapper (a microsecond).
     return xp.add.reduce(input, axis=None, dtype=_numpy_dtype(input, dtype))
@@ -55,6 +64,8 @@ def _numpy_dtype(input, dtype):
 
 sum_all = defop(_sum_all, name="sum_all", node="SumBackward0", function=False,
                 grads={"input": lambda grad, input_shape: grad.expand(input_shape)},
+                array_grads={"input": lambda grad, input_shape: np.broadcast_to(grad,
+                                                                                input_shape)},
                 kind="linear", samples=samples.reduction(dims=False))
 
 
@@ -66,6 +77,8 @@ def _sum_dim(xp, input, dim, keepdim=False, *, dtype=None):
 sum_dim = defop(_sum_dim, name="sum_dim", node="SumBackward1", function=False, kind="linear",
                 grads={"input": lambda grad, input_shape, dim, keepdim:
                        expand_reduced(grad, input_shape, dim, keepdim)},
+                array_grads={"input": lambda grad, input_shape, dim, keepdim:
+                             expand_reduced_array(grad, input_shape, dim, keepdim)},
                 samples=samples.reduction()[3:])
 
 
@@ -105,6 +118,8 @@ mean_all = defop(_mean_all, name="mean_all", node="MeanBackward0", function=Fals
                  kind="linear",
                  grads={"input": lambda grad, input_shape:
                         grad.expand(input_shape) / builtins.max(_count(input_shape), 1)},
+                 array_grads={"input": lambda grad, input_shape: np.broadcast_to(
+                     grad / builtins.max(_count(input_shape), 1), input_shape)},
                  samples=samples.reduction(dims=False))
 
 
@@ -128,6 +143,10 @@ mean_dim = defop(_mean_dim, name="mean_dim", node="MeanBackward1", function=Fals
                  grads={"input": lambda grad, input_shape, dim, keepdim: expand_reduced(
                      grad, input_shape, dim, keepdim) / builtins.max(_count(
                          input_shape, reduced_dims(dim, len(input_shape))), 1)},
+                 array_grads={"input": lambda grad, input_shape, dim, keepdim:
+                              expand_reduced_array(grad / builtins.max(_count(
+                                  input_shape, reduced_dims(dim, len(input_shape))), 1),
+                                  input_shape, dim, keepdim)},
                  samples=samples.reduction()[3:])
 
 

@@ -12,11 +12,16 @@ from .. import _dtype
 from .._dtype import as_dtype
 from .._dtype import dtype as dtype_class
 from .._tensor import Size, Tensor, check_device, normalize_dim
+from ..autograd.engine import summed_to
 from . import _samples as samples
 from ._registry import defop, public
 from .pointwise import legacy_name
 
 L = "linear"
+# The gradient of every reshaping op (view, squeeze, unsqueeze...): the incoming gradient
+# reshaped to the input's shape. One formula for tensors (create_graph) and for arrays (the
+# NumPy rules of a plain backward).
+_RESHAPED_BACK = {"input": lambda grad, input_shape: grad.reshape(input_shape)}
 
 
 def parse_shape(shape: tuple) -> tuple[int, ...]:
@@ -60,7 +65,7 @@ def _view(xp, input, shape):
 
 
 view_op = defop(_view, name="view", node="ViewBackward0", kind=L, view=True, function=False,
-                grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
                 samples=[samples.Sample(((3, 4),), args=((12,),)),
                          samples.Sample(((3, 4),), args=((2, -1, 2),)),
                          samples.Sample(((),), args=((1,),)),
@@ -72,7 +77,7 @@ view_op = defop(_view, name="view", node="ViewBackward0", kind=L, view=True, fun
 
 reshape_alias_op = defop(
     _view, name="reshape_alias", node="ReshapeAliasBackward0", kind=L, view=True,
-    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    function=False, grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
     # reshape reaches it for non-contiguous input; the op table's reference transposes first.
     samples=[samples.Sample(((3, 4),), args=((2, 2, 3),)),
              samples.Sample(((3, 4),), args=((4, 1, 3),))])
@@ -164,6 +169,7 @@ def _expand(xp, input, size):
 expand_op = defop(_expand, name="expand", node="ExpandBackward0", kind=L, view=True,
                   function=False,
                   grads={"input": lambda grad, input_shape: grad.sum_to_size(input_shape)},
+                  array_grads={"input": lambda grad, input_shape: summed_to(grad, input_shape)},
                   samples=[samples.Sample(((3, 1),), args=((3, 4),)),
                            samples.Sample(((4,),), args=((2, 3, 4),)),
                            samples.Sample(((),), args=((2, 2),)),
@@ -213,6 +219,8 @@ permute_op = defop(
     _permute, name="permute", node="PermuteBackward0", kind=L, view=True, function=False,
     grads={"input": lambda grad, input_shape, dims:
            permute_op.function(grad, _inverse_permutation(dims, len(input_shape)))},
+    array_grads={"input": lambda grad, input_shape, dims:
+                 grad.transpose(_inverse_permutation(dims, len(input_shape)))},
     samples=[samples.Sample(((2, 3, 4),), args=((2, 0, 1),)),
              samples.Sample(((3, 4),), args=((1, 0),)),
              samples.Sample(((2, 3),), args=((0, 0),), error=True),
@@ -237,6 +245,9 @@ transpose_op = defop(
     _transpose, name="transpose", node="TransposeBackward0", kind=L, view=True,
     methods=("transpose", "swapaxes", "swapdims"),
     grads={"input": lambda grad, dim0, dim1: transpose_op.function(grad, dim0, dim1)},
+    # (0-d and 1-d: transposing is the identity, and NumPy's swapaxes needs the axes to exist)
+    array_grads={"input": lambda grad, dim0, dim1:
+                 grad.swapaxes(dim0, dim1) if grad.ndim > 1 else grad},
     samples=[samples.Sample(((2, 3, 4),), args=(0, 2)), samples.Sample(((3, 4),), args=(-1, 0)),
              samples.Sample(((2, 3),), args=(0, 3), error=True),
              samples.Sample(((2, 3),), args=(-3, 0), error=True)])
@@ -289,7 +300,7 @@ def _unsqueeze(xp, input, dim):
 
 unsqueeze_op = defop(_unsqueeze, name="unsqueeze", node="UnsqueezeBackward0", kind=L, view=True,
                      methods=("unsqueeze",),
-                     grads={"input": lambda grad, dim, input_shape: grad.reshape(input_shape)},
+                     grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
                      samples=[samples.Sample(((3, 4),), args=(1,)),
                               samples.Sample(((3, 4),), args=(-1,)),
                               samples.Sample(((),), args=(0,)),
@@ -303,7 +314,7 @@ def _squeeze_all(xp, input):
 
 squeeze_all = defop(_squeeze_all, name="squeeze_all", node="SqueezeBackward0", kind=L,
                     view=True, function=False,
-                    grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                    grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
                     samples=[samples.Sample(((3, 1, 4, 1),)), samples.Sample(((),))])
 
 
@@ -326,13 +337,13 @@ def _squeeze_dims(xp, input, dims):
 
 squeeze_dim = defop(_squeeze_dims, name="squeeze_dim", node="SqueezeBackward1", kind=L,
                     view=True, function=False,
-                    grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                    grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
                     samples=[samples.Sample(((3, 1),), args=((1,),)),
                              samples.Sample(((1, 3),), args=((1,),)),
                              samples.Sample(((3, 1),), args=((2,),), error=True)])
 squeeze_dims = defop(_squeeze_dims, name="squeeze_dims", node="SqueezeBackward2", kind=L,
                      view=True, function=False,
-                     grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                     grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
                      samples=[samples.Sample(((1, 3, 1),), args=((0, 2),)),
                               samples.Sample(((1, 3, 1),), args=((0, 3),), error=True),
                               samples.Sample(((1, 3, 1),), args=((0, 0),), error=True)])
@@ -438,7 +449,7 @@ def _unsafe_view(xp, input, shape):
 
 unsafe_view_op = defop(_unsafe_view, name="unsafe_view", node="UnsafeViewBackward0", kind=L,
                        function=False,
-                       grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+                       grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
                        samples=[samples.Sample(((3, 4),), args=((2, 6),)),
                                 samples.Sample(((3, 4),), args=((5,),), error=True)])
 
@@ -1329,21 +1340,21 @@ transpose_inplace_op = defop(
              samples.Sample(((2, 3),), args=(0, 2), error=True)])
 unsqueeze_inplace_op = defop(
     _unsqueeze, name="unsqueeze_inplace", node="UnsqueezeBackward1", kind=L, view=True,
-    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    function=False, grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
     samples=[samples.Sample(((3, 4),), args=(1,)),
              samples.Sample(((3, 4),), args=(3,), error=True)])
 squeeze_all_inplace_op = defop(
     _squeeze_all, name="squeeze_all_inplace", node="SqueezeBackward3", kind=L, view=True,
-    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    function=False, grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
     samples=[samples.Sample(((3, 1, 4, 1),))])
 squeeze_dim_inplace_op = defop(
     _squeeze_dims, name="squeeze_dim_inplace", node="SqueezeBackward4", kind=L, view=True,
-    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    function=False, grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
     samples=[samples.Sample(((3, 1),), args=((1,),)),
              samples.Sample(((3, 1),), args=((2,),), error=True)])
 squeeze_dims_inplace_op = defop(
     _squeeze_dims, name="squeeze_dims_inplace", node="SqueezeBackward5", kind=L, view=True,
-    function=False, grads={"input": lambda grad, input_shape: grad.reshape(input_shape)},
+    function=False, grads=_RESHAPED_BACK, array_grads=_RESHAPED_BACK,
     samples=[samples.Sample(((1, 3, 1),), args=((0, 2),)),
              samples.Sample(((1, 3, 1),), args=((0, 3),), error=True),
              samples.Sample(((1, 3, 1),), args=((0, 0),), error=True)])
