@@ -174,6 +174,19 @@ defop(bmm, node="BmmBackward0", inputs=2, kind=B, methods=("bmm",),
              Sample(((2, 3, 4), (3, 4, 5)), error=True)])
 
 
+def _plus_scaled_input(product, input, beta):
+    """product + beta * input for the add*mm family. beta == 0 ignores input entirely (nan and
+    inf in it do not propagate), as PyTorch. The product is a fresh array: the sum is added
+    into it rather than allocated (shapes that do not broadcast to it raise, as for the sum)."""
+    if beta == 0:
+        return product
+    addend = input if beta == 1 else input * beta
+    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
+        product += addend
+        return product
+    return product + addend
+
+
 def addmm(xp, input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); see torch.addmm."""
     _check_mm(mat1, mat2)
@@ -181,16 +194,7 @@ def addmm(xp, input, mat1, mat2, *, beta=1, alpha=1):
     product = xp.matmul(mat1, mat2)
     if alpha != 1:
         product = product * alpha
-    # beta == 0 ignores input entirely (nan and inf in it do not propagate), as PyTorch.
-    if beta == 0:
-        return product
-    addend = input if beta == 1 else input * beta
-    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
-        # The product is a fresh array: add into it rather than allocate the sum (the
-        # shapes broadcast to the product's, or NumPy raises as for the sum).
-        product += addend
-        return product
-    return product + addend
+    return _plus_scaled_input(product, input, beta)
 
 
 def _scaled(grad, factor):
@@ -223,15 +227,7 @@ def addmv(xp, input, mat, vec, *, beta=1, alpha=1):
     product = xp.matmul(mat, vec)
     if alpha != 1:
         product = product * alpha
-    if beta == 0:
-        return product
-    addend = input if beta == 1 else input * beta
-    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
-        # The product is a fresh array: add into it rather than allocate the sum (the
-        # shapes broadcast to the product's, or NumPy raises as for the sum).
-        product += addend
-        return product
-    return product + addend
+    return _plus_scaled_input(product, input, beta)
 
 
 defop(addmv, node="AddmvBackward0", inputs=3, methods=("addmv",), inplace="addmv_",
@@ -248,15 +244,7 @@ def baddbmm(xp, input, batch1, batch2, *, beta=1, alpha=1):
     product = xp.matmul(batch1, batch2)
     if alpha != 1:
         product = product * alpha
-    if beta == 0:
-        return product
-    addend = input if beta == 1 else input * beta
-    if addend.ndim <= product.ndim and addend.dtype == product.dtype:
-        # The product is a fresh array: add into it rather than allocate the sum (the
-        # shapes broadcast to the product's, or NumPy raises as for the sum).
-        product += addend
-        return product
-    return product + addend
+    return _plus_scaled_input(product, input, beta)
 
 
 defop(baddbmm, node="BaddbmmBackward0", inputs=3, methods=("baddbmm",),
