@@ -117,9 +117,9 @@ def _mean_all(xp, input, *, dtype=None):
 mean_all = defop(_mean_all, name="mean_all", node="MeanBackward0", function=False,
                  kind="linear",
                  grads={"input": lambda grad, input_shape:
-                        grad.expand(input_shape) / builtins.max(_count(input_shape), 1)},
+                        grad.expand(input_shape) / _mean_divisor(input_shape)},
                  array_grads={"input": lambda grad, input_shape: np.broadcast_to(
-                     grad / builtins.max(_count(input_shape), 1), input_shape)},
+                     grad / _mean_divisor(input_shape), input_shape)},
                  samples=samples.reduction(dims=False))
 
 
@@ -129,6 +129,12 @@ def _count(shape: Sequence[int], dims: Sequence[int] | None = None) -> int:
         if dims is None or axis in dims:
             count *= size
     return count
+
+
+def _mean_divisor(input_shape: Sequence[int], dim=None) -> int:
+    """How many elements each mean averaged (at least 1: an empty mean's gradient is empty)."""
+    dims = None if dim is None else reduced_dims(dim, len(input_shape))
+    return builtins.max(_count(input_shape, dims), 1)
 
 
 def _mean_dim(xp, input, dim, keepdim=False, *, dtype=None):
@@ -141,12 +147,10 @@ def _mean_dim(xp, input, dim, keepdim=False, *, dtype=None):
 mean_dim = defop(_mean_dim, name="mean_dim", node="MeanBackward1", function=False,
                  kind="linear",
                  grads={"input": lambda grad, input_shape, dim, keepdim: expand_reduced(
-                     grad, input_shape, dim, keepdim) / builtins.max(_count(
-                         input_shape, reduced_dims(dim, len(input_shape))), 1)},
+                     grad, input_shape, dim, keepdim) / _mean_divisor(input_shape, dim)},
                  array_grads={"input": lambda grad, input_shape, dim, keepdim:
-                              expand_reduced_array(grad / builtins.max(_count(
-                                  input_shape, reduced_dims(dim, len(input_shape))), 1),
-                                  input_shape, dim, keepdim)},
+                              expand_reduced_array(grad / _mean_divisor(input_shape, dim),
+                                                   input_shape, dim, keepdim)},
                  samples=samples.reduction()[3:])
 
 
