@@ -409,6 +409,31 @@ def test_lstm_float32_double_backward_matches_torch(config: str) -> None:
         np.testing.assert_allclose(ours, theirs, rtol=2e-3, atol=2e-4)
 
 
+@pytest.mark.parametrize("used", [(0,), (1,), (2,), (1, 2), (0, 2)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_lstm_float32_gradients_of_some_outputs_match_torch(used: tuple,
+                                                            create_graph: bool) -> None:
+    """A loss on some of (output, h_n, c_n) only: the fused layer gets no gradient for the
+    others (and skips their work); gradients, and with create_graph their own gradients,
+    match PyTorch's."""
+    reference, module, arrays = _lstm_pair("two-layers-bidirectional-batch_first", "float32")
+    results = {}
+    for lib, net in ((torch, reference), (tapegrad, module)):
+        inputs, outputs = _run_lstm(lib, net, arrays)
+        rng = np.random.default_rng(4)
+        total = sum((outputs[index] * lib.tensor(rng.standard_normal(
+            tuple(outputs[index].shape)).astype("float32"))).sum() for index in used)
+        sources = inputs + list(net.parameters())
+        grads = lib.autograd.grad(total, sources, create_graph=create_graph)
+        found = list(grads)
+        if create_graph:
+            found += lib.autograd.grad(sum((grad * grad).sum() for grad in grads), sources)
+        results[lib.__name__] = [t.detach().numpy() for t in found]
+    tolerance = {"rtol": 2e-3, "atol": 2e-4} if create_graph else {"rtol": 1e-4, "atol": 1e-5}
+    for ours, theirs in zip(results["tapegrad"], results["torch"], strict=True):
+        np.testing.assert_allclose(ours, theirs, **tolerance)
+
+
 def _layer_inputs(bias: bool, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     shapes = [(3, 2, 3), (8, 3), (8, 2), (8,), (8,), (2, 2), (2, 2)]

@@ -54,11 +54,14 @@ class OpNode(Node):
                 for index, edge in enumerate(edges)]
 
     def _materialize(self, grad_outputs: list) -> tuple:
-        """Zeros for outputs that received no gradient (multi-output ops)."""
+        """Zeros for outputs that received no gradient (multi-output ops), or None where the
+        op's rule takes None for them (``materialize_grads=False``)."""
         from .._creation import zeros_from_meta
 
         metas = self._output_meta or ()
         grads = list(grad_outputs) + [None] * (len(metas) - len(grad_outputs))
+        if not self._op.materialize_grads:
+            return tuple(grads)
         differentiable = self._op.differentiable_outputs
         return tuple(
             grad if grad is not None or (differentiable is not None and i not in differentiable)
@@ -98,6 +101,7 @@ class OpDef:
         self.array_rule_parts: list = []  # per input: (NumPy rule, its arguments) or None
         self.joint_rule: Callable | None = None
         self.joint_needs: tuple = ((), False)
+        self.materialize_grads = True
         self.save_plans: dict[int, tuple] = {}
         self.node_class: type | None = None
         self.function: Callable | None = None
@@ -442,6 +446,7 @@ def defop(
     array_grads: dict[str, Callable] | None = None,
     ufunc: Any = None,
     quiet: bool = False,
+    materialize_grads: bool = True,
 ) -> OpDef:
     """Declare a primitive.
 
@@ -458,6 +463,9 @@ def defop(
     ``forward`` computes while every param has its default (``quiet``: under ignored
     floating-point errors, as the forward computes): the fast path then calls it without
     the forward's Python frames. A test checks the two agree on the op's samples.
+    ``materialize_grads=False`` hands a multi-output op's ``backward`` None, not zeros, for
+    outputs no gradient reached (as ``ctx.set_materialize_grads(False)``), so that it can skip
+    their work.
     """
     op_name = name or forward.__name__.rstrip("_")
     parameters = _parameters(forward)[1:]
@@ -479,6 +487,7 @@ def defop(
         raise TypeError(f"{op_name}: a ufunc stands for the forward only when every param "
                         "has a default")
     op.ufunc, op.quiet = ufunc, quiet
+    op.materialize_grads = materialize_grads
     op.is_view = view
     op.array_grads = dict(array_grads or {})
     if node is not None:
