@@ -442,11 +442,75 @@ def _check_pool_input(name: str, input) -> None:
                            f"batch size for input, but got:{list(input.shape)}")
 
 
+def _disjoint_max_pool(xp, x, kernel):
+    """Max pooling of (N, C, H, W) over windows that tile it (stride = kernel, no padding or
+    dilation): (values, indices), or None where a maximum is nan (the general path then
+    reports PyTorch's index for it). The windows' positions are first copied apart into
+    contiguous planes, one per position in the window: NumPy compares strided views several
+    times slower than contiguous ones, and every later pass here is over a plane."""
+    kh, kw = kernel
+    n, c, height, width = x.shape
+    oh, ow = height // kh, width // kw
+    planes = xp.ascontiguousarray(x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
+                                  .transpose(3, 5, 0, 1, 2, 4))
+    # PyTorch's index is the first maximum in row-major order (a later element wins only when
+    # strictly larger): the first maximum of each window row, then the first row holding the
+    # largest of those.
+    rows = []
+    for i in range(kh):
+        value, column = planes[i, 0], None
+        for j in range(1, kw):
+            later = planes[i, j] > value
+            xp.maximum(value, planes[i, j], out=value)
+            column = _advance(xp, column, later, j)
+        rows.append((value, column))
+    values, column = rows[0]
+    row = None
+    for i in range(1, kh):
+        value, row_column = rows[i]
+        later = value > values
+        xp.maximum(values, value, out=values)
+        row = _advance(xp, row, later, i)
+        if kw > 1:  # the column of the row that now holds the maximum
+            change = xp.subtract(row_column, column, dtype=np.int8)
+            change *= later
+            column = column + change.view(np.uint8)
+    if values.dtype.kind in "fc" and xp.isnan(values).any():
+        return None
+    # (casts first: a ufunc casting uint8 to int64 as it multiplies is several times slower)
+    indices = xp.zeros(values.shape, np.int64) if row is None else row.astype(np.int64)
+    if row is not None:
+        indices *= width
+    if column is not None:
+        indices += column
+    indices += (np.arange(oh) * kh * width)[:, None] + np.arange(ow) * kw  # window starts
+    return values, indices
+
+
+def _advance(xp, index, later, position):
+    """A uint8 index of the running maximum, set to ``position`` where ``later`` holds."""
+    if index is None:
+        return later.view(np.uint8) * np.uint8(position)
+    step = xp.subtract(np.uint8(position), index)  # positive: the index is below position
+    step *= later
+    index += step
+    return index
+
+
 def _max_pool2d(xp, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     _check_pool_input("max_pool2d", input)
     batched = input.ndim == 4
     x = input if batched else input[None]
     kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation)
+    if stride == kernel and padding == (0, 0) and dilation == (1, 1) and x.size and \
+            x.shape[2] >= kernel[0] and x.shape[3] >= kernel[1] and x.dtype.kind in "fiu" \
+            and max(kernel) < 128:
+        # ceil_mode adds a partial window only where the size is not a multiple of the kernel.
+        partial = ceil_mode and (x.shape[2] % kernel[0] or x.shape[3] % kernel[1])
+        pooled = None if partial else _disjoint_max_pool(xp, x, kernel)
+        if pooled is not None:
+            values, indices = pooled
+            return (values, indices) if batched else (values[0], indices[0])
     # Padding never wins: -inf, or the lowest value of an integer dtype.
     fill = -np.inf if x.dtype.kind in "fc" else (np.iinfo(x.dtype).min if x.dtype.kind in "iu"
                                                  else False)
