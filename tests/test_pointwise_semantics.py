@@ -369,3 +369,25 @@ def test_power_gradient_matches_torch_in_float32(exponent):
         (x ** exponent).backward(lib.tensor(seed))
         gradients.append(as_numpy(x.grad))
     np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", ["relu", "threshold", "relu_"])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_threshold_gradient_at_nan_and_infinite_gradients_matches_torch(dtype, name,
+                                                                          create_graph):
+    """Zero where the saved value is <= the threshold (so nan passes the gradient on, as in
+    PyTorch), and exact elsewhere: an infinite or nan gradient is zeroed, never made nan."""
+    values = [NAN, -1.0, 2.0, 0.0, 3.0, -0.0, 0.5, INF, -INF] * 3
+    seed = [1.0, INF, 3.0, NAN, -INF, 2.0, -0.0, 4.0, NAN] * 3
+    apply = {"relu": lambda lib, x: lib.relu(x),
+             "threshold": lambda lib, x: lib.nn.functional.threshold(x, 0.5, -2.0),
+             "relu_": lambda lib, x: (x * 1).relu_()}[name]
+    results = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+        gradient, = lib.autograd.grad(apply(lib, x), x, lib.tensor(seed, dtype=getattr(lib, dtype)),
+                                      create_graph=create_graph)
+        results.append(as_numpy(gradient))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(np.signbit(results[0]), np.signbit(results[1]))

@@ -51,10 +51,26 @@ def _relu(xp, input):
     return xp.maximum(input, 0).astype(input.dtype, copy=False)
 
 
+# Floating-point dtypes by the signed integer of their size, for bitwise selection.
+_SAME_SIZE_INTEGER = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32,
+                      np.dtype(np.float64): np.int64}
+
+
 def _threshold_backward(xp, grad_output, output, threshold):
     # (Inputs are not named grad/result: rules use those names for the incoming gradient
     # and this op's own result.)
-    mask = output > threshold
+    # As PyTorch: zero where output <= threshold, so a nan output passes its gradient on.
+    blocked = xp.asarray(output <= threshold)  # (an array for 0-d inputs too)
+    bits = _SAME_SIZE_INTEGER.get(grad_output.dtype)
+    if bits is not None and grad_output.shape == blocked.shape:
+        # The gradient's bits, zeroed where blocked: exact for every value (a product would
+        # make 0 * inf nan), in three passes where np.where is ten times slower. Blocked (1)
+        # minus one is 0, open (0) minus one is all ones.
+        keep = blocked.view(np.int8).astype(bits)
+        keep -= 1
+        xp.bitwise_and(grad_output.view(bits), keep, out=keep)
+        return keep.view(grad_output.dtype)
+    mask = ~blocked
     # A product with the mask is several times faster than np.where; where a gradient is not
     # finite, 0 * inf would be nan, so select instead (PyTorch gives 0 there).
     try:  # (a mask of the gradient's dtype: NumPy multiplies mixed dtypes a third slower)
@@ -66,7 +82,7 @@ def _threshold_backward(xp, grad_output, output, threshold):
     return result
 
 
-# The gradient of relu and threshold-like ops: grad where result > threshold, else 0.
+# The gradient of relu and threshold-like ops: grad, except 0 where result <= threshold.
 threshold_backward_op = defop(
     _threshold_backward, name="threshold_backward", node="ThresholdBackwardBackward0", inputs=2,
     promote="promote", function=False,
@@ -444,12 +460,14 @@ def tanhshrink(input):
 
 # --- thresholds and shrinkage ---------------------------------------------------------------
 def _threshold(xp, input, threshold, value):
-    return xp.where(input > threshold, input, value).astype(input.dtype, copy=False)
+    # value where input <= threshold, as PyTorch (a nan input stays nan)
+    return xp.where(input <= threshold, value, input).astype(input.dtype, copy=False)
 
 
-# The gradient passes only strictly above the threshold (0 at the threshold itself).
+# The gradient passes only strictly above the threshold (0 at the threshold itself), and
+# where the input is nan, as PyTorch's threshold_backward.
 def _threshold_rule(grad, input, threshold):
-    return where(input > threshold, grad, 0.0)
+    return threshold_backward_op.function(grad, input, threshold)
 
 
 _THRESHOLD_SAMPLES = [Sample(((3, 4),), args=(0.5, 2.0)), Sample(((5,),), args=(-0.2, -3.0))]
