@@ -69,6 +69,8 @@ def _pool_both(array, *args, requires_grad=True, **kwargs):
     ((2,), {}),
     ((3,), {}),                                   # leftover rows and columns no window covers
     ((2, 3), {}),                                 # stride past the kernel: disjoint, gaps
+    (((3, 2),), {}),                              # tiling windows of a non-square kernel
+    (((1, 3),), {"ceil_mode": True}),             # a partial window at the far side
     ((2,), {"ceil_mode": True}),
     ((3, 2, 1), {}),                              # overlapping windows with padding
     ((2, 1, 0, 2), {}),                           # dilation
