@@ -83,6 +83,8 @@ def _lstm_layer(xp, input, weight_ih, weight_hh, bias_ih, bias_hh, hx, cx, rever
     recurrent = xp.empty((4 * hidden_size, batch), dtype)
     product = xp.empty((hidden_size, batch), dtype)
     h, c = hx.T, cx.T
+    # Each step's h, contiguous (H, N): the next product reads it faster than a transposed view
+    hidden = xp.empty((hidden_size, batch), dtype)
     forget = slice(hidden_size, 2 * hidden_size)
     out_gate = slice(2 * hidden_size, sigmoid_end)
     cell_gate = slice(sigmoid_end, None)
@@ -104,8 +106,9 @@ def _lstm_layer(xp, input, weight_ih, weight_hh, bias_ih, bias_hh, hx, cx, rever
             c_new += product
             tanh_cell = tanh_cells[time]
             xp.tanh(c_new, out=tanh_cell)
-            h = output[time].T  # written feature-major, read as such by the next product
+            h = hidden
             xp.multiply(gate[out_gate], tanh_cell, out=h)
+            output[time] = h.T
             c = c_new
     return output, h.T.copy(), c.T.copy(), workspace
 
