@@ -65,11 +65,13 @@ def _threshold_backward(xp, grad_output, output, threshold):
     if bits is not None and grad_output.shape == blocked.shape:
         # The gradient's bits, zeroed where blocked: exact for every value (a product would
         # make 0 * inf nan), in three passes where np.where is ten times slower. Blocked (1)
-        # minus one is 0, open (0) minus one is all ones.
-        keep = blocked.view(np.int8).astype(bits)
-        keep -= 1
+        # minus one is 0, open (0) minus one is all ones. The result owns its memory, so a
+        # leaf can keep it as its .grad without a copy.
+        result = xp.empty(grad_output.shape, grad_output.dtype)
+        keep = result.view(bits)
+        xp.subtract(blocked.view(np.int8), np.int8(1), out=keep)
         xp.bitwise_and(grad_output.view(bits), keep, out=keep)
-        return keep.view(grad_output.dtype)
+        return result
     mask = ~blocked
     # A product with the mask is several times faster than np.where; where a gradient is not
     # finite, 0 * inf would be nan, so select instead (PyTorch gives 0 there).

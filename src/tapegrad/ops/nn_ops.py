@@ -469,7 +469,8 @@ def _disjoint_max_pool(xp, x, kernel):
     for i in range(1, kh):
         value, row_column = rows[i]
         later = value > values
-        xp.maximum(values, value, out=values)
+        # The first of these allocates: the result must not be a view keeping every plane.
+        values = xp.maximum(values, value) if i == 1 else xp.maximum(values, value, out=values)
         row = _advance(xp, row, later, i)
         if kw > 1:  # the column of the row that now holds the maximum
             change = xp.subtract(row_column, column, dtype=np.int8)
@@ -477,6 +478,8 @@ def _disjoint_max_pool(xp, x, kernel):
             column = column + change.view(np.uint8)
     if values.dtype.kind in "fc" and xp.isnan(values).any():
         return None
+    if kh == 1:
+        values = values.copy()  # a plane's view otherwise
     # (casts first: a ufunc casting uint8 to int64 as it multiplies is several times slower)
     indices = xp.zeros(values.shape, np.int64) if row is None else row.astype(np.int64)
     if row is not None:

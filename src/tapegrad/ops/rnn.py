@@ -176,8 +176,9 @@ def _backpropagate(grad, inputs, reverse, results, needs):
     sigmoid_end = 3 * hidden_size
     dtype = output.dtype
     gates, cells, tanh_cells = _workspace_views(workspace, length, batch, hidden_size)
-    weight = _gate_order(xp, weight_hh, hidden_size)  # the true weights: gradients are w.r.t.
-    # each gate's own pre-activation, whatever scaling the forward used to compute it
+    # The weights unscaled: gradients are with respect to each gate's own pre-activation,
+    # whatever scaling the forward used to compute the gate.
+    weight = _gate_order(xp, weight_hh, hidden_size)
     grad_gates = _scratch(xp, "grad_gates", gates.shape, dtype)  # (L, 4H, N)
     # Fresh (H, N) arrays, added into.
     grad_h = xp.zeros((hidden_size, batch), dtype) if grad_hy is None else \
