@@ -480,9 +480,10 @@ def _disjoint_max_pool(xp, x, kernel):
         return None
     if kh == 1:
         values = values.copy()  # a plane's view otherwise
-    # (casts first: a ufunc casting uint8 to int64 as it multiplies is several times slower)
-    indices = xp.zeros(values.shape, np.int64) if row is None else row.astype(np.int64)
-    if row is not None:
+    if row is None:
+        indices = xp.zeros(values.shape, np.int64)
+    else:  # cast, then scale: a ufunc casting uint8 to int64 as it multiplies is slower
+        indices = row.astype(np.int64)
         indices *= width
     if column is not None:
         indices += column
