@@ -268,6 +268,24 @@ def test_second_and_third_derivatives():
     assert ours[3] == theirs[3]
 
 
+def test_autograd_grad_finds_every_path_when_creation_order_is_broken():
+    # The engine settles which nodes lead to the inputs in order of creation; a graph whose
+    # sequence numbers disagree with its edges (swapped here by hand) must still run every
+    # node on a path to the inputs, and none off them.
+    x = tapegrad.tensor([1.0, 2.0], requires_grad=True)
+    w = tapegrad.tensor([5.0, 7.0], requires_grad=True)
+    hidden = x * 2
+    outer = hidden * 3
+    y = (outer + w * hidden).sum()
+    first, second = hidden.grad_fn, outer.grad_fn
+    first._sequence_nr, second._sequence_nr = second._sequence_nr, first._sequence_nr
+    (value,) = tapegrad.autograd.grad(y, x, retain_graph=True)
+    np.testing.assert_array_equal(value.numpy(), [16.0, 20.0])  # 2 * (3 + w)
+    (value,) = tapegrad.autograd.grad(y, w)
+    np.testing.assert_array_equal(value.numpy(), [2.0, 4.0])
+    assert x.grad is None and w.grad is None
+
+
 def test_backward_with_inputs_accumulates_only_there():
     def run(lib):
         a = lib.tensor(2.0, requires_grad=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,7 @@ _asarray = np.asarray
 
 # tapegrad._tensor.wrap: that module imports this one, then sets it (_register_with_graph).
 _wrap: Any = None
+_creation_order = attrgetter("_sequence_nr")
 
 
 def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
@@ -54,26 +56,26 @@ def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
 
 def _nodes_leading_to(roots: Sequence[Node], dependencies: dict[Node, int],
                       targets: set[Node]) -> set[Node]:
-    """The nodes from which some target node can be reached (they must run)."""
-    remaining = dict(dependencies)
-    order = [node for node in set(roots) if remaining.get(node, 0) == 0]
-    index = 0
-    while index < len(order):  # Kahn's order: parents before children
-        node = order[index]
-        index += 1
-        for child, _ in node._edges:
-            if child is None:
-                continue
-            remaining[child] -= 1
-            if remaining[child] == 0:
-                order.append(child)
+    """The nodes from which some target node can be reached (they must run). A node is made
+    after the nodes its edges point to, so one pass in order of creation (sequence numbers)
+    settles each node after its children; a graph out of that order gets more passes, until
+    one adds nothing."""
+    nodes = sorted({*dependencies, *roots}, key=_creation_order)
     leading: set[Node] = set()
-    for node in reversed(order):
-        for child, _ in node._edges:
-            if child is not None and (child in targets or child in leading):
-                leading.add(node)
-                break
-    return leading
+    add = leading.add
+    while True:
+        size, out_of_order = len(leading), False
+        for node in nodes:
+            sequence = node._sequence_nr
+            for child, _ in node._edges:
+                if child is not None:
+                    if child in targets or child in leading:
+                        add(node)
+                        break
+                    if child._sequence_nr > sequence and child._edges:
+                        out_of_order = True
+        if not out_of_order or len(leading) == size:
+            return leading
 
 
 def is_expandable_to(shape: Sequence[int], desired: Sequence[int]) -> bool:
@@ -143,8 +145,9 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     """Run backward from ``roots`` seeded with ``root_grads``.
 
     With ``targets`` (autograd.grad or backward(inputs=...)), only nodes leading to a target run,
-    and the gradient arriving at each target edge is returned. ``accumulate`` says whether
-    AccumulateGrad nodes (all of them, or only targeted leaves when targets are given) run.
+    and the gradient arriving at each target edge is returned; ``accumulate`` then says whether
+    the targeted leaves' AccumulateGrad nodes run (autograd.grad returns, backward accumulates).
+    Without targets every node runs.
     """
     root_nodes = [node for node, _ in roots]
     dependencies = _count_dependencies(root_nodes)
@@ -152,12 +155,16 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     capture_at: dict[Node, list] = {}
     target_nodes: set[Node] = set()
     leading: set[Node] | None = None
+    running: set[Node] | None = None  # None: every node runs
     if targets is not None:
         captured = [None] * len(targets)
         for position, (node, output_nr) in enumerate(targets):
             capture_at.setdefault(node, []).append((output_nr, position))
             target_nodes.add(node)
         leading = _nodes_leading_to(root_nodes, dependencies, target_nodes)
+        # What runs: the nodes leading to a target, and targeted leaves' sinks if they accumulate.
+        running = leading | {node for node in target_nodes
+                             if accumulate and type(node) is AccumulateGrad}
 
     buffers: dict[Node, list] = {}
     for (node, output_nr), grad in zip(roots, root_grads):
@@ -187,7 +194,6 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
     # chain): the queue would hand it back at once, so it skips the queue; when its only
     # gradient came from that node, the gradient skips the buffers too (following_grads).
     following = following_grads = None
-    plain = targets is None and accumulate  # every node runs
     # A plain backward turns NumPy's floating-point warnings off (PyTorch has none) once for
     # tapegrad's rules, not per node, and back on for user code (hooks, custom Functions).
     quiet = not create_graph
@@ -204,7 +210,7 @@ def execute(roots: Sequence[Edge], root_grads: Sequence[Tensor], keep_graph: boo
                 for grad in grads:
                     if grad is not None:
                         owned.pop(id(grad), None)
-            run = plain or _runs(node, accumulate, target_nodes, leading)
+            run = running is None or node in running
             hooked = node._hooked  # one flag for the four kinds of hooks a node can carry
             if quiet and (not hooked and node._own_rules and not anomaly.enabled) is (
                     errors is None):
@@ -289,13 +295,6 @@ def _switch_errors(token: Any) -> Any:
     restore_errors(token)
     BACKWARD_ERRORS.ignored = False
     return None
-
-
-def _runs(node: Node, accumulate: bool, target_nodes: set, leading: set | None) -> bool:
-    """Whether a node runs in a selective backward (autograd.grad, inputs=, or no leaves)."""
-    if type(node) is AccumulateGrad:
-        return accumulate and node in target_nodes
-    return leading is None or node in leading
 
 
 def _passed_on(grad: Tensor, incoming: list, outputs: list) -> bool:
