@@ -208,3 +208,25 @@ def test_clip_grad_and_vector_conversion() -> None:
     tapegrad.nn.utils.vector_to_parameters(vector.detach() * 0 + 1, model.parameters())
     assert all(np.all(p.detach().numpy() == 1) for p in model.parameters())
     assert model[0].weight.shape == (8, 3)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta",
+                                  "Adamax", "NAdam", "RAdam"])
+def test_diverging_step_overflows_without_warnings_as_torch(name: str) -> None:
+    """A step that overflows float32 gives inf/nan as PyTorch's does, and, as PyTorch, no
+    NumPy RuntimeWarning (an error under warnings-as-errors test settings)."""
+    import warnings
+
+    results = []
+    for lib in (tapegrad, torch):
+        param = lib.tensor([3e38, 1.0, -2.0], requires_grad=True)
+        optimizer = getattr(lib.optim, name)([param], lr=1.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for _ in range(2):
+                optimizer.zero_grad()
+                (param * -3e38).sum().backward()
+                optimizer.step()
+        results.append(param.detach().numpy().copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, equal_nan=True)
+

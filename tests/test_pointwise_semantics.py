@@ -391,3 +391,49 @@ def test_threshold_gradient_at_nan_and_infinite_gradients_matches_torch(dtype, n
         results.append(as_numpy(gradient))
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(np.signbit(results[0]), np.signbit(results[1]))
+
+
+SPECIAL = [INF, -INF, NAN, 0.0, -0.0, 3e38, -3e38, 1e-45, 1.0, -1.0, 2.0, 0.5]
+# Calls whose NumPy form warns (overflow, inf * 0, inf - inf, casts of nan and inf); PyTorch
+# computes them silently, and so must tapegrad, or code run with warnings as errors breaks.
+SILENT = {
+    "mul": lambda lib, x, y: x * y, "add": lambda lib, x, y: x + y,
+    "sub": lambda lib, x, y: x - y, "rsub": lambda lib, x, y: 1.0 - x * 3e38,
+    "div": lambda lib, x, y: x / y, "pow": lambda lib, x, y: x ** 2,
+    "entropy": lambda lib, x, y: x.abs() * x.abs().log(),
+    "sum": lambda lib, x, y: x.sum(), "mean": lambda lib, x, y: x.mean(),
+    "dot": lambda lib, x, y: x.dot(y), "matmul": lambda lib, x, y: x.view(3, 4) @ y.view(4, 3),
+    "outer": lambda lib, x, y: lib.outer(x, y), "frac": lambda lib, x, y: x.frac(),
+    "hypot": lambda lib, x, y: lib.hypot(x, y), "lgamma": lambda lib, x, y: x.lgamma(),
+    "xlogy": lambda lib, x, y: lib.xlogy(x, y),
+    "mul_": lambda lib, x, y: x.clone().mul_(y), "add_": lambda lib, x, y: x.clone().add_(y),
+    "double to float": lambda lib, x, y: (x.double() * 1e10).float(),
+    "int": lambda lib, x, y: x[3:].int(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SILENT))
+def test_special_values_compute_without_warnings_as_torch(name):
+    import warnings
+
+    results = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor(SPECIAL, dtype=lib.float32)
+        y = lib.tensor(SPECIAL[::-1], dtype=lib.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            results.append(as_numpy(SILENT[name](lib, x, y)))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, equal_nan=True)
+
+
+def test_inplace_narrowing_cast_overflows_without_warnings_as_torch() -> None:
+    import warnings
+
+    results = []
+    for lib in (tapegrad, torch):
+        x = lib.tensor([1.0, 2.0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            x.add_(lib.tensor([1e300, 1.0], dtype=lib.float64))
+        results.append(as_numpy(x))
+    np.testing.assert_array_equal(results[0], results[1])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtype
+from ._backend import quiet
 from ._dtype import DEFAULTS, as_dtype
 from ._tensor import Tensor, check_device, wrap
 
@@ -396,8 +397,10 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *,
         mean_array.shape, std_array.shape)
     if dtype is None:
         dtype = next((v.dtype for v in (mean, std) if isinstance(v, Tensor)), DEFAULTS.value)
-    sample = mean_array + std_array * _rng(generator).standard_normal(shape)
-    return _finish(np.asarray(sample).astype(as_dtype(dtype).numpy), requires_grad)
+    with quiet():  # huge std or inf mean: inf and nan, without NumPy's warnings (as PyTorch)
+        sample = mean_array + std_array * _rng(generator).standard_normal(shape)
+        sample = np.asarray(sample).astype(as_dtype(dtype).numpy)
+    return _finish(sample, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False,

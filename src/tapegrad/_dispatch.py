@@ -29,6 +29,8 @@ _ndarray = np.ndarray
 _getframe = sys._getframe
 _creation_site = anomaly_mode.creation_site
 _asarray = np.asarray
+_set_error_state, _IGNORE_ALL = _backend.set_error_state, _backend.IGNORE_ALL
+_restore_errors = _backend.restore_errors
 
 
 def common_dtype(inputs: tuple) -> Any:
@@ -137,16 +139,22 @@ def dispatch(op: Any, inputs: tuple, params: tuple) -> Any:
         forward_params = tuple(p._data if isinstance(p, Tensor) else p for p in params)
     else:
         forward_params = params
+    # PyTorch never warns about floating-point results (inf * 0, overflow, casts of nan):
+    # NumPy's warnings are off for the forward and its cast to the result dtype.
+    token = _set_error_state(_IGNORE_ALL)
     try:
         output = op.forward(xp, *arrays, *forward_params)
+        if op.num_outputs == 1:
+            if type(output) is not _ndarray:
+                output = _asarray(output)
+            if target is not None and promotion != COMPARE and output.dtype != target:
+                output = output.astype(target)
     except ValueError as error:
         raise broadcast_failure(error, *inputs) from None
+    finally:
+        _restore_errors(token)
 
     if op.num_outputs == 1:
-        if type(output) is not _ndarray:
-            output = _asarray(output)
-        if target is not None and promotion != COMPARE and output.dtype != target:
-            output = output.astype(target)
         result = wrap(output)
         if op.is_view:
             mark_view(result, inputs[0])
@@ -395,15 +403,14 @@ def write_inplace(target: Tensor, result: Tensor) -> None:
     _invalidate_saved_results(target)
     if MODES.active:  # forward-mode AD: the target (and its base) take the result's tangent
         _modes.after_inplace(target, result)
+    with _backend.quiet():  # a narrowing cast warns in NumPy, not in PyTorch
+        array[...] = source
+    target._bump_version()
     if target._base is not None and node is not None:
         from .ops.indexing import rebase_view_history
 
-        array[...] = source
-        target._bump_version()
         rebase_view_history(target, result)
         return
-    array[...] = source
-    target._bump_version()
     if node is not None:
         target.grad_fn = node
         target._output_nr = result._output_nr
@@ -471,19 +478,21 @@ def inline_fast_path(op: Any, input_names: list, param_names: list, inputs_text:
         lines += ["if _dtype not in _inexact:", f"    {fallback}"]
     tensors = ", ".join(input_names)
     call = f"_op.forward(_xp, {arrays}{params})"
-    quiet = op.ufunc is not None and op.quiet
+    # NumPy's floating-point warnings off, as in dispatch; views and comparisons compute
+    # nothing that could warn.
+    quiet = not op.is_view and promotion != COMPARE
     if op.ufunc is not None:  # the ufunc is the whole forward while the params are defaults
         defaults = " and ".join(f"{name} is _default{index}"
                                 for index, name in enumerate(param_names))
         call = f"_ufunc({arrays}) if {defaults} else {call}" if defaults else f"_ufunc({arrays})"
+    cast = ["if _out.dtype is not _dtype and _out.dtype != _dtype:",
+            "    _out = _out.astype(_dtype)"] if promotion and promotion != COMPARE else []
     lines += ["_token = _set_error_state(_IGNORE_ALL)"] * quiet + [
-        "try:", f"    _out = {call}", "except ValueError as _error:",
+        "try:", f"    _out = {call}", "    if type(_out) is not _ndarray:",
+        "        _out = _asarray(_out)", *("    " + line for line in cast),
+        "except ValueError as _error:",
         f"    raise _broadcast_failure(_error, {tensors}) from None"]
     lines += ["finally:", "    _restore_errors(_token)"] * quiet
-    lines += ["if type(_out) is not _ndarray:", "    _out = _asarray(_out)"]
-    if promotion and promotion != COMPARE:
-        lines += ["if _out.dtype is not _dtype and _out.dtype != _dtype:",
-                  "    _out = _out.astype(_dtype)"]
     lines += ["_result = _new(_Tensor)", "_result._data = _out"]  # wrap, inline (see below)
     lines += [f"_result.{name} = {value!r}" for name, value in WRAPPED_FIELDS
               if name not in ("_requires_grad", "grad_fn")]

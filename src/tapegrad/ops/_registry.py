@@ -92,7 +92,6 @@ class OpDef:
         self.jvp = jvp
         self.array_params = False
         self.ufunc: Any = None  # see defop
-        self.quiet = False
         self.array_grads: dict[str, Callable] = {}
         self.is_view = False
         self.wrap_outputs: Callable | None = None
@@ -351,7 +350,7 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
         if fast and op.node_class is not None else ()
     ufunc = fast and op.ufunc is not None
     shape = (tuple(kinds), inputs, sequence, inplace, fast, op.promotion, op.is_view,
-             op.node_class is not None, plans, ufunc, ufunc and op.quiet)
+             op.node_class is not None, plans, ufunc)
     key = _SOURCES.get(shape)
     if key is None:
         key = _SOURCES[shape] = (
@@ -445,7 +444,6 @@ def defop(
     jvp: Callable | None = None,
     array_grads: dict[str, Callable] | None = None,
     ufunc: Any = None,
-    quiet: bool = False,
     materialize_grads: bool = True,
 ) -> OpDef:
     """Declare a primitive.
@@ -460,9 +458,9 @@ def defop(
     has a rule, each reading no more than its rule reads) for a plain backward, where no graph
     of the gradient is kept: the node's generated apply then runs them directly.
     ``ufunc`` may name the NumPy ufunc that, applied to the input arrays, is exactly what
-    ``forward`` computes while every param has its default (``quiet``: under ignored
-    floating-point errors, as the forward computes): the fast path then calls it without
-    the forward's Python frames. A test checks the two agree on the op's samples.
+    ``forward`` computes while every param has its default (every forward runs with NumPy's
+    floating-point warnings off): the fast path then calls it without the forward's
+    Python frames. A test checks the two agree on the op's samples.
     ``materialize_grads=False`` hands a multi-output op's ``backward`` None, not zeros, for
     outputs no gradient reached (as ``ctx.set_materialize_grads(False)``), so that it can skip
     their work.
@@ -486,7 +484,7 @@ def defop(
     if ufunc is not None and any(p.default is _EMPTY for p in parameters[inputs:]):
         raise TypeError(f"{op_name}: a ufunc stands for the forward only when every param "
                         "has a default")
-    op.ufunc, op.quiet = ufunc, quiet
+    op.ufunc = ufunc
     op.materialize_grads = materialize_grads
     op.is_view = view
     op.array_grads = dict(array_grads or {})

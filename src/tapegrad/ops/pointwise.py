@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import ignore_errors, quiet, restore_errors
+from .._backend import quiet
 from .._dispatch import FAST_TYPES, broadcast_mismatch, check_inplace, common_dtype, write_inplace
 from .._tensor import Tensor, wrap
 from . import _samples as samples
@@ -136,11 +136,7 @@ alias_of("mul", "multiply")
 
 
 def _div(xp, input, other):
-    token = ignore_errors()
-    try:
-        return xp.true_divide(input, other)
-    finally:
-        restore_errors(token)
+    return xp.true_divide(input, other)
 
 
 div_op = defop(_div, name="div", node="DivBackward0", inputs=2, promote="float", kind=E,
@@ -149,7 +145,7 @@ div_op = defop(_div, name="div", node="DivBackward0", inputs=2, promote="float",
                array_grads={"input": lambda grad, other: grad / other,
                             "other": lambda grad, input, other: -grad * input / (other * other)},
                function=False, samples=samples.binary(domain=(0.5, 2.0)),
-               ufunc=np.true_divide, quiet=True)
+               ufunc=np.true_divide)
 
 
 def _integer_trunc_divide(xp, input, other):
@@ -361,11 +357,7 @@ alias_of("neg", "negative")
 
 def reciprocal(xp, input):
     """1 / input; see torch.reciprocal."""
-    token = ignore_errors()
-    try:
-        return xp.reciprocal(input)
-    finally:
-        restore_errors(token)
+    return xp.reciprocal(input)
 
 
 defop(reciprocal, node="ReciprocalBackward0", promote="float", kind=E,
@@ -433,13 +425,9 @@ def _pow_scalar_array_rule(grad, input, exponent):
 def _pow(xp, input, exponent):
     if input.dtype.kind in "iub" and type(exponent) is int and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    token = ignore_errors()
-    try:
-        # ``**`` takes NumPy's shortcuts for the exponents 2, 0.5, -1 (square, sqrt,
-        # reciprocal), as PyTorch's kernel special-cases them; np.power does not.
-        return input ** exponent
-    finally:
-        restore_errors(token)
+    # ``**`` takes NumPy's shortcuts for the exponents 2, 0.5, -1 (square, sqrt,
+    # reciprocal), as PyTorch's kernel special-cases them; np.power does not.
+    return input ** exponent
 
 
 def _integer_power(xp, base, exponent):
@@ -552,19 +540,15 @@ def _float_unary(name: str, compute: Callable, node: str, rule: Callable, *,
     ``array_rule``: the same rule on arrays, for a plain backward (see defop's array_grads)."""
     ufunc = compute if isinstance(compute, np.ufunc) else None
 
-    def forward(xp, input):
-        token = ignore_errors()  # PyTorch never warns where NumPy would (sin(inf), log(0)...)
-        try:
-            return ufunc(input) if ufunc is not None else compute(xp, input)
-        finally:
-            restore_errors(token)
+    def forward(xp, input):  # (dispatch turns NumPy's warnings off: sin(inf), log(0)...)
+        return ufunc(input) if ufunc is not None else compute(xp, input)
 
     forward.__name__ = name
     forward.__doc__ = f"{doc}; see torch.{name}."
     op = defop(forward, name=name, node=node, promote="float", kind=E, grads={"input": rule},
                array_grads={"input": array_rule} if array_rule is not None else None,
                methods=(name,), inplace=f"{name}_", samples=samples.unary(domain),
-               ufunc=ufunc, quiet=True)
+               ufunc=ufunc)
     for alias in aliases:
         alias_of(name, alias)
     return op

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import quiet
 from ..autograd.grad_mode import no_grad
 from .adam import check_betas, run_closure
 from .optimizer import (
@@ -45,7 +46,7 @@ class RMSprop(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad():
+        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
             for group in self.param_groups:
                 lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
                 momentum, weight_decay = group["momentum"], group["weight_decay"]
@@ -104,7 +105,7 @@ class Adagrad(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad():
+        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
             for group in self.param_groups:
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
                 buffers = {"sum": group["initial_accumulator_value"]}
@@ -140,7 +141,7 @@ class Adadelta(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad():
+        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
             for group in self.param_groups:
                 lr, rho, eps = group["lr"], group["rho"], group["eps"]
                 weight_decay = group["weight_decay"]
@@ -177,7 +178,7 @@ class Adamax(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad():
+        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -217,7 +218,7 @@ class NAdam(Optimizer):
         from .._tensor import wrap
 
         loss = run_closure(closure)
-        with no_grad():
+        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -268,7 +269,7 @@ class RAdam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad():
+        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
