@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import quiet
-from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.grad_mode import enable_grad
 from .optimizer import (
     Optimizer,
     addcdiv_,
@@ -16,6 +15,7 @@ from .optimizer import (
     lerp_,
     stepped,
     updated,
+    updating,
 )
 
 
@@ -57,7 +57,7 @@ class Adam(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adam update of every parameter that has a gradient."""
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]

@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import quiet
-from ..autograd.grad_mode import no_grad
 from .adam import check_betas, run_closure
 from .optimizer import (
     Optimizer,
@@ -18,6 +16,7 @@ from .optimizer import (
     new_step,
     stepped,
     updated,
+    updating,
     zeros_like_param,
 )
 
@@ -46,7 +45,7 @@ class RMSprop(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
                 momentum, weight_decay = group["momentum"], group["weight_decay"]
@@ -105,7 +104,7 @@ class Adagrad(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
                 buffers = {"sum": group["initial_accumulator_value"]}
@@ -141,7 +140,7 @@ class Adadelta(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 lr, rho, eps = group["lr"], group["rho"], group["eps"]
                 weight_decay = group["weight_decay"]
@@ -178,7 +177,7 @@ class Adamax(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -218,7 +217,7 @@ class NAdam(Optimizer):
         from .._tensor import wrap
 
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -269,7 +268,7 @@ class RAdam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = run_closure(closure)
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]

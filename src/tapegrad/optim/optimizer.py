@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from .._backend import quiet
 from .._dispatch import FAST_TYPES, MODES
 from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
+
+
+@contextmanager
+def updating() -> Iterator[None]:
+    """Where an optimizer's step updates its parameters (after any closure, which is user
+    code): no graph, and NumPy's floating-point warnings off, since a diverging step
+    overflows to inf silently in PyTorch."""
+    with no_grad(), quiet():
+        yield
 
 
 def add_scaled_(param: Tensor, update: Tensor, alpha: float) -> None:

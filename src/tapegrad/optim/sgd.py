@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._backend import quiet
-from ..autograd.grad_mode import enable_grad, no_grad
-from .optimizer import Optimizer, add_scaled_
+from ..autograd.grad_mode import enable_grad
+from .optimizer import Optimizer, add_scaled_, updating
 
 
 class SGD(Optimizer):
@@ -36,7 +35,7 @@ class SGD(Optimizer):
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad(), quiet():  # updates overflow to inf silently, as in PyTorch
+        with updating():
             for group in self.param_groups:
                 lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
                 weight_decay, nesterov = group["weight_decay"], group["nesterov"]
