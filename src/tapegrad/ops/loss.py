@@ -244,7 +244,7 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
     if _every_class_in_range(input.shape, target, weight, ignore_index) \
             and reduction != "none":
         # The common case, in fewer passes: no weights, nothing ignored, one class per row.
-        total = -_picked(input, target).sum()
+        total = -_add(_picked(input, target), axis=None)
         return xp.asarray(total if reduction == "sum" else total / target.size, input.dtype)
     element_weights, safe = _nll_parts(input, target, weight, ignore_index)
     loss = -_picked(input, safe) * element_weights
@@ -262,9 +262,20 @@ def _every_class_in_range(input_shape, target, weight, ignore_index) -> bool:
     a valid class and none equal to ignore_index (two reductions instead of _nll_parts')."""
     if weight is not None or len(input_shape) > 2 or not target.size:
         return False
-    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
-    return bool(target.min() >= 0 and target.max() < classes
-                and not 0 <= ignore_index < classes)
+    classes = input_shape[-1]
+    if 0 <= ignore_index < classes:
+        return False
+    # One reduction, not a min and a max: read as unsigned, a negative class is larger than
+    # any class count.
+    if target.dtype.kind == "i":
+        target = target.view(_UNSIGNED[target.dtype.itemsize])
+    return bool(_maximum(target, axis=None) < classes)
+
+
+_UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+# The ufuncs' reduce: the array methods add a Python layer each.
+_maximum = np.maximum.reduce
+_add = np.add.reduce
 
 
 def _nll_picker(input_shape, target, weight, reduction, ignore_index, dtype):
@@ -314,9 +325,29 @@ def _nll_rule(grad, input_shape, target, weight, reduction, ignore_index):
 
 
 def _nll_array_rule(grad, input_shape, target, weight, reduction, ignore_index):
-    picker = _nll_picker(input_shape, np.asarray(target), weight, reduction, ignore_index,
-                         grad.dtype)
-    return _nll_grad_shape(grad, input_shape, reduction) * picker
+    """PyTorch's rule, written directly: -w * grad (over the total weight, for the mean) at each
+    element's class, zeros elsewhere and for ignored elements, even where grad is not finite
+    (a picker multiplied by grad would turn those zeros into nan)."""
+    target = np.asarray(target)
+    dtype = grad.dtype
+    if reduction != "none" and _every_class_in_range(input_shape, target, weight, ignore_index):
+        classes, values = target, -grad if reduction == "sum" else -(grad / dtype.type(target.size))
+    else:
+        valid = target != ignore_index
+        classes = np.where(valid, target, 0)
+        element_weights = valid.astype(dtype) if weight is None else \
+            np.asarray(weight, dtype)[classes] * valid
+        if reduction == "mean":
+            element_weights = element_weights / element_weights.sum()
+        values = np.where(valid, -element_weights * grad, 0).astype(dtype, copy=False)
+    result = np.zeros(input_shape, dtype)
+    if len(input_shape) == 1:
+        result[classes] = values
+    elif len(input_shape) == 2:
+        result[np.arange(input_shape[0]), classes] = values
+    else:
+        np.put_along_axis(result, np.expand_dims(classes, 1), np.expand_dims(values, 1), 1)
+    return result
 
 
 def _nll_op(name: str, node: str, sample_list: list):
