@@ -295,7 +295,11 @@ def matrix_T(input):
 
 # --- squeeze / unsqueeze --------------------------------------------------------------------
 def _unsqueeze(xp, input, dim):
-    return xp.expand_dims(input, normalize_dim(dim, input.ndim + 1))
+    # A reshape inserting a 1 is always a view (np.expand_dims does the same, after a slower
+    # Python layer of axis normalization).
+    dim = normalize_dim(dim, input.ndim + 1)
+    shape = input.shape
+    return input.reshape(shape[:dim] + (1,) + shape[dim:])
 
 
 unsqueeze_op = defop(_unsqueeze, name="unsqueeze", node="UnsqueezeBackward0", kind=L, view=True,
