@@ -246,3 +246,26 @@ def test_each_node_names_its_own_line_when_an_op_is_called_from_several(maker, m
         nodes[-1].sum().backward()
     line = next(number for number, text in enumerate(open(__file__), 1) if marker in text)
     assert any(f"{__file__}:{line}," in note for note in info.value.__notes__)
+
+
+def _slice_made_here(value):
+    return value[1:3]  # sliced here, through getitem and its slice helper
+
+
+def _slice_made_there(value):
+    return value[1:3]  # sliced there
+
+
+@pytest.mark.parametrize("maker, marker", [(_slice_made_here, "# sliced here"),
+                                           (_slice_made_there, "# sliced there")])
+def test_a_node_made_through_two_composites_names_the_user_line(maker, marker):
+    """x[a:b] reaches its op through two of tapegrad's frames; the remembered way back to the
+    user's code must still give each caller its own line."""
+    from tapegrad.autograd.anomaly_mode import annotate
+
+    y = tapegrad.tensor(DATA, requires_grad=True) * 1
+    results = [_slice_made_here(y), _slice_made_there(y), _slice_made_here(y), maker(y)]
+    error = RuntimeError("probe")
+    annotate(results[-1].grad_fn, error)
+    line = next(number for number, text in enumerate(open(__file__), 1) if marker in text)
+    assert f"SliceBackward0 was created at {__file__}:{line}," in error.__notes__[0]

@@ -105,24 +105,36 @@ def creation_site(frame: Any) -> int | None:
 def site_of(frame: Any, last_caller: list) -> int | None:
     """creation_site for the caller ``frame`` of a generated fast path, with the op's own
     cache ``last_caller``: [user code, its id << SITE_SHIFT, tapegrad composite, user code
-    calling it, its id << SITE_SHIFT]. A call from user code is remembered so that the op's
-    next call from there costs one comparison (in the fast path); a call through a composite
-    (x.view, x.sum...) so that the next one costs two here. Deeper or first-seen frames take
+    calling it, its id << SITE_SHIFT, the composite's own tapegrad caller or None]. A call
+    from user code is remembered so that the op's next call from there costs one comparison
+    (in the fast path); a call through one or two composites (x.view; x[a:b] through
+    getitem) so that the next one costs a few here. Deeper or first-seen frames take
     creation_site's walk."""
     code = frame.f_code
     caller = frame.f_back
-    if code is last_caller[2] and caller is not None and caller.f_code is last_caller[3]:
-        return last_caller[4] + caller.f_lasti
+    if code is last_caller[2] and caller is not None:
+        middle = last_caller[5]
+        if middle is not None and caller.f_code is middle:
+            caller = caller.f_back
+        if caller is not None and caller.f_code is last_caller[3]:
+            return last_caller[4] + caller.f_lasti
     entry = _INTERNAL.get(id(code))
     if entry is not None and not entry[1]:
         last_caller[0] = code
         last_caller[1] = id(code) << SITE_SHIFT
         return last_caller[1] + frame.f_lasti
-    if entry is not None and caller is not None:
+    middle = None
+    while entry is not None and caller is not None:
         caller_entry = _INTERNAL.get(id(caller.f_code))
-        if caller_entry is not None and not caller_entry[1]:
-            last_caller[2:] = code, caller.f_code, id(caller.f_code) << SITE_SHIFT
+        if caller_entry is None:
+            break
+        if not caller_entry[1]:  # user code, one or two frames up: remember the way
+            last_caller[2:] = code, caller.f_code, id(caller.f_code) << SITE_SHIFT, middle
             return last_caller[4] + caller.f_lasti
+        if middle is not None:
+            break
+        middle = caller.f_code
+        caller = caller.f_back
     return creation_site(frame)
 
 

@@ -360,7 +360,7 @@ def _public_function(op: OpDef, forward: Callable, inputs: int, sequence: bool,
     namespace: dict[str, Any] = {"_dispatch": _dispatch.dispatch, "_op": op,
                                  "_dispatch_inplace": _dispatch.dispatch_inplace,
                                  "_node_class": op.node_class,
-                                 "_last_caller": [None, 0, None, None, 0],  # site_of's cache
+                                 "_last_caller": [None, 0, None, None, 0, None],  # site_of's cache
                                  **_dispatch.FAST_PATH_GLOBALS}
     if ufunc:  # the params' defaults, by identity: the ufunc computes only with them
         namespace["_ufunc"] = op.ufunc
