@@ -269,3 +269,15 @@ def test_a_node_made_through_two_composites_names_the_user_line(maker, marker):
     annotate(results[-1].grad_fn, error)
     line = next(number for number, text in enumerate(open(__file__), 1) if marker in text)
     assert f"SliceBackward0 was created at {__file__}:{line}," in error.__notes__[0]
+
+
+def test_code_compiled_from_a_string_is_the_users_own_line():
+    """A node made by eval'd or exec'd code names that code (as Python's tracebacks name
+    "<string>"), not the frame that called it."""
+    from tapegrad.autograd.anomaly_mode import annotate
+
+    make = eval("lambda value: value.sin()")  # noqa: S307 - the case under test
+    result = make(tapegrad.tensor(DATA, requires_grad=True) * 1)
+    error = RuntimeError("probe")
+    annotate(result.grad_fn, error)
+    assert "SinBackward0 was created at <string>:1, in <lambda>" in error.__notes__[0]

@@ -69,7 +69,9 @@ def creation_trace() -> list[str]:
     return traceback.format_list([f for f in frames if "/tapegrad/" not in f.filename])
 
 
-_GENERATED = ("<string>", "<tapegrad generated>")  # code the registry generates
+# The file name of the code the registry generates (_code_cache.generate). Code compiled from
+# a string elsewhere ("<string>": eval, exec, python -c) is the user's.
+_GENERATED = ("<tapegrad generated>",)
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _INTERNAL: dict = {}  # id(code) -> (code, is it tapegrad's own or generated code)
 SITE_SHIFT = 32  # a creation site is id(code) << SITE_SHIFT plus an offset below 2 ** 32
