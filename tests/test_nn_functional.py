@@ -122,22 +122,25 @@ def test_cross_entropy_probabilities_and_spatial(reduction):
 @pytest.mark.parametrize("with_weight", [False, True])
 def test_nll_loss_gradient_is_zero_off_the_target_even_for_infinite_grad(reduction, with_weight):
     """PyTorch writes -w * grad at each element's class and leaves zeros elsewhere (and at
-    ignored elements), so an infinite incoming gradient gives no nan."""
+    ignored elements), so an infinite incoming gradient gives no nan: in a plain backward
+    and with create_graph, whose rule is written in tapegrad ops."""
     cases = [((4, 3), np.array([0, 2, -100, 1])),
              ((2, 3, 2, 2), np.array([[[0, 1], [2, 1]], [[1, -100], [0, 2]]])),
              ((3,), np.array(1)), ((3,), np.array(-100))]
     weight = np.array([0.2, 1.0, 0.5])
     for shape, target in cases:
         values = np.random.default_rng(5).uniform(-2, 2, shape)
-        for upstream in (2.0, np.inf):
+        for upstream, create_graph in [(2.0, False), (np.inf, False), (np.inf, True)]:
             grads = []
             for lib in (tapegrad, torch):
                 x = lib.tensor(values, requires_grad=True)
                 loss = lib.nn.functional.nll_loss(
                     x, lib.tensor(target), lib.tensor(weight) if with_weight else None,
                     reduction=reduction)
-                loss.backward(lib.full(tuple(loss.shape), upstream, dtype=lib.float64))
-                grads.append(as_numpy(x.grad))
+                (grad,) = lib.autograd.grad(
+                    loss, x, lib.full(tuple(loss.shape), upstream, dtype=lib.float64),
+                    create_graph=create_graph)
+                grads.append(as_numpy(grad.detach()))
             np.testing.assert_array_equal(grads[0], grads[1])
 
 

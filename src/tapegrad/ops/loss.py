@@ -321,7 +321,14 @@ def _nll_rule(grad, input_shape, target, weight, reduction, ignore_index):
     target = np.asarray(target._data if isinstance(target, Tensor) else target)
     weight = weight._data if isinstance(weight, Tensor) else weight
     picker = _nll_picker(input_shape, target, weight, reduction, ignore_index, grad._data.dtype)
-    return _nll_grad_shape(grad, input_shape, reduction) * wrap(picker)
+    product = _nll_grad_shape(grad, input_shape, reduction) * wrap(picker)
+    # Zeros off each counted element's class even for an infinite grad, as the NumPy rule.
+    from .pointwise import where
+
+    valid = target != ignore_index
+    classes = np.zeros(input_shape, bool)
+    _place(classes, np.where(valid, target, 0), valid)
+    return where(wrap(classes), product, 0.0)
 
 
 def _nll_array_rule(grad, input_shape, target, weight, reduction, ignore_index):
@@ -341,13 +348,20 @@ def _nll_array_rule(grad, input_shape, target, weight, reduction, ignore_index):
             element_weights = element_weights / element_weights.sum()
         values = np.where(valid, -element_weights * grad, 0).astype(dtype, copy=False)
     result = np.zeros(input_shape, dtype)
-    if len(input_shape) == 1:
-        result[classes] = values
-    elif len(input_shape) == 2:
-        result[np.arange(input_shape[0]), classes] = values
-    else:
-        np.put_along_axis(result, np.expand_dims(classes, 1), np.expand_dims(values, 1), 1)
+    _place(result, classes, values)
     return result
+
+
+def _place(result, classes, values):
+    """Write ``values`` (one per element, or one for all) at each element's class of
+    ``result`` (class dim 1, or 0 for one sample)."""
+    if result.ndim == 1:
+        result[classes] = values
+    elif result.ndim == 2:
+        result[np.arange(result.shape[0]), classes] = values
+    else:
+        np.put_along_axis(result, np.expand_dims(classes, 1),
+                          np.expand_dims(np.broadcast_to(values, classes.shape), 1), 1)
 
 
 def _nll_op(name: str, node: str, sample_list: list):
