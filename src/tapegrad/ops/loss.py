@@ -259,7 +259,7 @@ def _nll(xp, input, target, weight=None, reduction="mean", ignore_index=-100):
 
 def _every_class_in_range(input_shape, target, weight, ignore_index) -> bool:
     """Whether nll_loss's common case holds: 1-D or 2-D input, no class weights, every target
-    a valid class and none equal to ignore_index (two reductions instead of _nll_parts')."""
+    a valid class and none equal to ignore_index (one reduction instead of _nll_parts')."""
     if weight is not None or len(input_shape) > 2 or not target.size:
         return False
     classes = input_shape[-1]
