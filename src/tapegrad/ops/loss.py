@@ -278,35 +278,20 @@ _maximum = np.maximum.reduce
 _add = np.add.reduce
 
 
-def _nll_picker(input_shape, target, weight, reduction, ignore_index, dtype):
-    """d loss / d input for a unit incoming gradient: -w at each element's target class, 0
-    elsewhere (divided by the total weight for the mean). The rule is linear in grad."""
-    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+def _nll_coefficients(input_shape, target, weight, reduction, ignore_index, dtype):
+    """Each element's class (0 where ignored), which elements count (None: all of them, the
+    common case) and d loss / d input at each class for a unit incoming gradient: -w, over
+    the total weight for the mean. Both rules are linear in grad."""
     if reduction != "none" and _every_class_in_range(input_shape, target, weight, ignore_index):
-        picker = np.zeros(input_shape, dtype)
-        one = np.dtype(dtype).type(1)
-        value = one if reduction == "sum" else one / np.dtype(dtype).type(target.size)
-        if len(input_shape) == 2:
-            picker[np.arange(input_shape[0]), target] = -value
-        else:
-            picker[target] = -value
-        return picker
+        one = dtype.type(1)
+        return target, None, -(one if reduction == "sum" else one / dtype.type(target.size))
     valid = target != ignore_index
-    safe = np.where(valid, target, 0)
-    if weight is None:
-        element_weights = valid.astype(dtype)
-    else:
-        element_weights = np.asarray(weight, dtype)[safe] * valid
+    classes = np.where(valid, target, 0)
+    element_weights = valid.astype(dtype) if weight is None else \
+        np.asarray(weight, dtype)[classes] * valid
     if reduction == "mean":
         element_weights = element_weights / element_weights.sum()
-    if len(input_shape) == 2:
-        picker = np.zeros(input_shape, dtype)
-        picker[np.arange(input_shape[0]), safe] = -element_weights
-        return picker
-    axis = 1 if len(input_shape) > 1 else 0
-    chosen = np.expand_dims(safe, axis) == np.arange(classes).reshape(
-        (-1,) + (1,) * (len(input_shape) - 1 - axis))
-    return (-chosen.astype(dtype) * np.expand_dims(element_weights, axis)).astype(dtype)
+    return classes, valid, -element_weights
 
 
 def _nll_grad_shape(grad, input_shape, reduction):
@@ -318,17 +303,19 @@ def _nll_grad_shape(grad, input_shape, reduction):
 
 
 def _nll_rule(grad, input_shape, target, weight, reduction, ignore_index):
-    target = np.asarray(target._data if isinstance(target, Tensor) else target)
-    weight = weight._data if isinstance(weight, Tensor) else weight
-    picker = _nll_picker(input_shape, target, weight, reduction, ignore_index, grad._data.dtype)
-    product = _nll_grad_shape(grad, input_shape, reduction) * wrap(picker)
-    # Zeros off each counted element's class even for an infinite grad, as the NumPy rule.
     from .pointwise import where
 
-    valid = target != ignore_index
-    classes = np.zeros(input_shape, bool)
-    _place(classes, np.where(valid, target, 0), valid)
-    return where(wrap(classes), product, 0.0)
+    target = np.asarray(target._data if isinstance(target, Tensor) else target)
+    weight = weight._data if isinstance(weight, Tensor) else weight
+    dtype = grad._data.dtype
+    classes, valid, coefficients = _nll_coefficients(input_shape, target, weight, reduction,
+                                                     ignore_index, dtype)
+    picker = np.zeros(input_shape, dtype)
+    _place(picker, classes, coefficients)
+    # Zeros off each counted element's class even for an infinite grad, as the NumPy rule.
+    counted = np.zeros(input_shape, bool)
+    _place(counted, classes, True if valid is None else valid)
+    return where(wrap(counted), _nll_grad_shape(grad, input_shape, reduction) * wrap(picker), 0.0)
 
 
 def _nll_array_rule(grad, input_shape, target, weight, reduction, ignore_index):
@@ -337,16 +324,12 @@ def _nll_array_rule(grad, input_shape, target, weight, reduction, ignore_index):
     (a picker multiplied by grad would turn those zeros into nan)."""
     target = np.asarray(target)
     dtype = grad.dtype
-    if reduction != "none" and _every_class_in_range(input_shape, target, weight, ignore_index):
-        classes, values = target, -grad if reduction == "sum" else -(grad / dtype.type(target.size))
+    classes, valid, coefficients = _nll_coefficients(input_shape, target, weight, reduction,
+                                                     ignore_index, dtype)
+    if valid is None:  # every element counts: PyTorch's -grad / count, to the last bit
+        values = -grad if reduction == "sum" else -(grad / dtype.type(target.size))
     else:
-        valid = target != ignore_index
-        classes = np.where(valid, target, 0)
-        element_weights = valid.astype(dtype) if weight is None else \
-            np.asarray(weight, dtype)[classes] * valid
-        if reduction == "mean":
-            element_weights = element_weights / element_weights.sum()
-        values = np.where(valid, -element_weights * grad, 0).astype(dtype, copy=False)
+        values = np.where(valid, coefficients * grad, 0).astype(dtype, copy=False)
     result = np.zeros(input_shape, dtype)
     _place(result, classes, values)
     return result
