@@ -437,3 +437,38 @@ def test_inplace_narrowing_cast_overflows_without_warnings_as_torch() -> None:
             x.add_(lib.tensor([1e300, 1.0], dtype=lib.float64))
         results.append(as_numpy(x))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("size", [8, 4096])  # below and above relu's zero-array threshold
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "uint8"])
+def test_relu_matches_torch_on_special_values_small_and_large(size, dtype):
+    """relu compares against a 0-d zero for small inputs and an array of zeros for large ones
+    (NumPy vectorizes only the latter): both give PyTorch's values, nan kept, dtype kept."""
+    rng = np.random.default_rng(0)
+    if dtype.startswith("float"):
+        values = rng.standard_normal(size).astype(dtype)
+        values[:5] = [NAN, INF, -INF, 0.0, -3.0]
+    else:
+        values = rng.integers(0 if dtype == "uint8" else -100, 100, size).astype(dtype)
+    ours = tapegrad.relu(tapegrad.tensor(values))
+    theirs = torch.relu(torch.tensor(values))
+    assert str(ours.dtype) == str(theirs.dtype)
+    np.testing.assert_array_equal(as_numpy(ours), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tanh_sigmoid_and_square_gradients_keep_dtype_and_match_torch(dtype):
+    """Their backward rules use cached 0-d constants and input + input: the same values and
+    dtypes as PyTorch's, for 0-d inputs too."""
+    rng = np.random.default_rng(1)
+    for shape in [(), (5,), (3, 4)]:
+        values = rng.standard_normal(shape).astype(dtype)
+        for name in ("tanh", "sigmoid", "square"):
+            def apply(lib, x, name=name):
+                return lib.pow(x, 2) if name == "square" else getattr(lib, name)(x)
+            x = tapegrad.tensor(values, requires_grad=True)
+            apply(tapegrad, x).sum().backward()
+            reference = torch.tensor(values, requires_grad=True)
+            apply(torch, reference).sum().backward()
+            assert x.grad.dtype == getattr(tapegrad, dtype) and x.grad.shape == reference.shape
+            np.testing.assert_allclose(as_numpy(x.grad), reference.grad.numpy(), rtol=1e-6)

@@ -8,6 +8,22 @@ import numpy
 
 numpy_namespace = numpy
 
+# Cached read-only 0-d arrays, by (value, dtype): see constant.
+_CONSTANTS: dict = {}
+
+
+def constant(value: int, dtype: Any) -> Any:
+    """``value`` as a read-only 0-d array of ``dtype`` (cached). A ufunc takes it about 0.3 µs
+    a call faster than the Python number, and computes the same result, for a small integer
+    that the dtype holds exactly (the Python number would be cast to ``dtype`` anyway)."""
+    key = (value, dtype)
+    array = _CONSTANTS.get(key)
+    if array is None:
+        array = numpy.array(value, dtype)
+        array.flags.writeable = False
+        _CONSTANTS[key] = array
+    return array
+
 try:  # NumPy 2 keeps its floating-point error state in a context variable: set it directly.
     from numpy._core.umath import _extobj_contextvar, _make_extobj
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import quiet
+from .._backend import constant, quiet
 from .._dispatch import FAST_TYPES, broadcast_mismatch, check_inplace, common_dtype, write_inplace
 from .._tensor import Tensor, wrap
 from . import _samples as samples
@@ -418,7 +418,7 @@ def _pow_scalar_array_rule(grad, input, exponent):
     if exponent == 0:
         return np.zeros_like(input)
     if exponent == 2:  # input ** 1 is input: one multiplication fewer for the commonest power
-        return grad * (input * 2)
+        return grad * (input + input)  # the same bits as input * 2, without a Python number
     return grad * (exponent * input ** (exponent - 1))
 
 
@@ -610,7 +610,7 @@ _float_unary("cosh", np.cosh, "CoshBackward0",
 # tanh and sigmoid backward are primitives of their own, as in PyTorch: one dispatch instead
 # of three per node, and double backward records PyTorch's node names.
 def _tanh_backward(xp, grad_output, output):
-    return grad_output * (1 - output * output)
+    return grad_output * (constant(1, output.dtype) - output * output)
 
 
 tanh_backward_op = defop(
@@ -623,7 +623,7 @@ tanh_backward_op = defop(
 
 
 def _sigmoid_backward(xp, grad_output, output):
-    return grad_output * output * (1 - output)
+    return grad_output * output * (constant(1, output.dtype) - output)
 
 
 sigmoid_backward_op = defop(
