@@ -45,12 +45,17 @@ def _maybe_inplace(op: Any, inplace_op: Any, input: Any, *params: Any) -> Any:
 
 
 # --- rectifiers -----------------------------------------------------------------------------
+# NumPy's maximum is vectorized only between arrays: against a number (or a 0-d array) it
+# takes two to three times as long on large inputs, so from this size relu gets an array of
+# zeros; below it, a cached 0-d zero saves the conversion of the number instead.
+_RELU_ZEROS_ARRAY_FROM = 512
+
+
 def _relu(xp, input):
     if input.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
-    # NumPy's maximum is vectorized only between arrays: against a number (or a 0-d array) it
-    # takes about three times as long on large inputs, so those get an array of zeros.
-    zero = constant(0, input.dtype) if input.size < 512 else xp.zeros(input.shape, input.dtype)
+    zero = constant(0, input.dtype) if input.size < _RELU_ZEROS_ARRAY_FROM else \
+        xp.zeros(input.shape, input.dtype)
     return xp.maximum(input, zero).astype(input.dtype, copy=False)
 
 
